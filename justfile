@@ -1,0 +1,19 @@
+# Recipes people use. `just --list` shows them.
+
+# Run every test, including all conformance vectors (needs ../shared/vectors or $SSV_VECTORS_DIR).
+test:
+    cargo test --workspace
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Lints as CI runs them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# What CI runs.
+ci:
+    bash .ci/run
