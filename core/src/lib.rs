@@ -23,7 +23,11 @@
     )
 )]
 
+pub mod beacon;
+pub mod crypto;
 pub mod error;
+pub mod qbft;
+pub mod slashing;
 pub mod types;
 
 pub use error::ErrorCode;

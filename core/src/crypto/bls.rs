@@ -1,0 +1,1 @@
+//! BLS12-381 keys and signatures over blst (min-pk, the Ethereum ciphersuite).

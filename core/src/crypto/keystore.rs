@@ -1,0 +1,1 @@
+//! EIP-2335-style encrypted operator keystores.

@@ -1,0 +1,1 @@
+//! Ethereum signing: domains, fork data and signing roots.

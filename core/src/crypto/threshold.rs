@@ -1,0 +1,1 @@
+//! Shamir splitting of a validator key and Lagrange reconstruction of signatures.

@@ -1,0 +1,1 @@
+//! Slashing rules as small pure functions (double vote, surround vote, double proposal).
