@@ -247,6 +247,12 @@ impl Signature {
         &self.0
     }
 
+    /// Wraps a blst point computed inside the crate from validated points (sums and
+    /// multiples of subgroup points stay in the subgroup).
+    pub(crate) fn from_blst(sig: min_pk::Signature) -> Self {
+        Self(sig)
+    }
+
     /// Checks this signature over `message` against `public_key` (`Verify`).
     ///
     /// # Errors
