@@ -418,4 +418,53 @@ mod tests {
             Err(ReconstructError::DuplicateSigner(2))
         );
     }
+
+    #[test]
+    fn infinity_partial_signature_is_rejected_not_a_panic() {
+        let secret = SecretKey::from_bytes(&[3u8; 32]).unwrap();
+        let shares = split_secret(&secret, &[1, 2, 3, 4], &[[5u8; 64], [6u8; 64]]).unwrap();
+        let root = [9u8; 32];
+        let mut infinity = [0u8; 96];
+        infinity[0] = 0xc0;
+        let infinity = Signature::from_bytes(&infinity).unwrap();
+        let mut partials: Vec<(OperatorId, Signature)> =
+            shares.iter().take(3).map(|s| (s.operator_id, s.secret_key.sign(&root))).collect();
+        let mut cache = LagrangeCache::default();
+        let pk = secret.public_key();
+        assert_eq!(
+            reconstruct_and_verify(&partials, &pk, &root, &mut cache),
+            Ok(secret.sign(&root))
+        );
+        partials[1].1 = infinity;
+        assert_eq!(
+            reconstruct_and_verify(&partials, &pk, &root, &mut cache),
+            Err(ReconstructError::InvalidReconstructedSignature)
+        );
+        // Every partial at infinity sums to infinity, which verifies against nothing.
+        let all_infinity: Vec<(OperatorId, Signature)> = (1..=3).map(|id| (id, infinity)).collect();
+        assert_eq!(
+            reconstruct_and_verify(&all_infinity, &pk, &root, &mut cache),
+            Err(ReconstructError::InvalidReconstructedSignature)
+        );
+    }
+
+    #[test]
+    fn split_rejects_bad_committees() {
+        let secret = SecretKey::from_bytes(&[3u8; 32]).unwrap();
+        let c = [[5u8; 64], [6u8; 64]];
+        assert_eq!(split_secret(&secret, &[], &c).err(), Some(SplitError::NoOperators));
+        assert_eq!(split_secret(&secret, &[1, 0, 3], &c).err(), Some(SplitError::ZeroOperatorId));
+        assert_eq!(
+            split_secret(&secret, &[1, 2, 2], &c).err(),
+            Some(SplitError::DuplicateOperator(2))
+        );
+        assert_eq!(
+            split_secret(&secret, &[1, 2], &c).err(),
+            Some(SplitError::ThresholdTooHigh { threshold: 3, operators: 2 })
+        );
+        assert_eq!(
+            split_secret(&secret, &[1, 2, 3], &[[5u8; 64], [0u8; 64]]).err(),
+            Some(SplitError::ZeroLeadingCoefficient)
+        );
+    }
 }
