@@ -17,3 +17,11 @@ lint:
 # What CI runs.
 ci:
     bash .ci/run
+
+# Benchmarks (criterion); results land in target/criterion.
+bench:
+    cargo bench -p ssv-benches
+
+# Run each benchmark once, as CI does, so they cannot rot.
+bench-quick:
+    cargo test -p ssv-benches --benches

@@ -1,0 +1,74 @@
+//! The crypto floor: BLS sign, verify, batch verify and Lagrange reconstruction, measured in
+//! the same run as everything that is compared with them.
+//!
+//! `cargo bench -p ssv-benches --bench crypto`; `cargo test -p ssv-benches --benches` runs
+//! each benchmark once as a smoke test.
+
+// criterion_group! generates an undocumented pub fn.
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ssv_core::crypto::bls::{SecretKey, Signature, SignatureSet, verify_batch};
+use ssv_core::crypto::threshold::{LagrangeCache, reconstruct_and_verify, split_secret};
+use std::hint::black_box;
+
+fn secret(i: u8) -> SecretKey {
+    let mut bytes = [0u8; 32];
+    bytes[31] = i.max(1);
+    bytes[0] = 0x1f;
+    SecretKey::from_bytes(&bytes).expect("valid scalar")
+}
+
+fn bls(c: &mut Criterion) {
+    let sk = secret(7);
+    let pk = sk.public_key();
+    let root = [42u8; 32];
+    let sig = sk.sign(&root);
+    c.bench_function("bls/sign", |b| b.iter(|| black_box(sk.sign(black_box(&root)))));
+    c.bench_function("bls/verify", |b| {
+        b.iter(|| sig.verify(black_box(&pk), black_box(&root)).expect("valid"));
+    });
+
+    // 64 distinct (key, message) pairs, as a committee duty's partial signatures are.
+    let keys: Vec<SecretKey> = (1..=64).map(secret).collect();
+    let pubs: Vec<_> = keys.iter().map(SecretKey::public_key).collect();
+    let msgs: Vec<[u8; 32]> = (0..64u8).map(|i| [i; 32]).collect();
+    let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+    let sets: Vec<SignatureSet<'_>> = pubs
+        .iter()
+        .zip(&msgs)
+        .zip(&sigs)
+        .map(|((public_key, message), signature)| SignatureSet { public_key, message, signature })
+        .collect();
+    c.bench_function("bls/batch_verify_64", |b| {
+        b.iter(|| verify_batch(black_box(&sets), &[9u8; 32]).expect("valid batch"));
+    });
+}
+
+fn reconstruction(c: &mut Criterion) {
+    let mut group = c.benchmark_group("threshold/reconstruct_and_verify");
+    for n in [4u64, 7, 10, 13] {
+        let f = (n - 1) / 3;
+        let quorum = (2 * f + 1) as usize;
+        let validator = secret(99);
+        let ids: Vec<u64> = (1..=n).collect();
+        let coefficients: Vec<[u8; 64]> = (0..2 * f).map(|i| [i as u8 + 3; 64]).collect();
+        let shares = split_secret(&validator, &ids, &coefficients).expect("split");
+        let root = [5u8; 32];
+        let partials: Vec<(u64, Signature)> =
+            shares.iter().take(quorum).map(|s| (s.operator_id, s.secret_key.sign(&root))).collect();
+        let pk = validator.public_key();
+        let mut cache = LagrangeCache::default();
+        group.bench_with_input(BenchmarkId::from_parameter(quorum), &partials, |b, partials| {
+            b.iter(|| reconstruct_and_verify(partials, &pk, &root, &mut cache).expect("valid"));
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = bls, reconstruction
+}
+criterion_main!(benches);
