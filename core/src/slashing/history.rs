@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AttestationToSign, AttestationViolation, BlockToSign, BlockViolation, LowWatermarks, Safe,
-    SignedAttestation, SignedBlock, check_attestation, check_block,
+    SignedAttestation, SignedBlock, check_attestation, check_block, known_signing_root,
+    merge_signing_roots,
 };
 use crate::types::{Epoch, Root, Slot};
 
@@ -30,11 +31,6 @@ pub struct SlashingHistory {
     /// `(source, target)`: the same records, for surround queries.
     attestations_by_source: BTreeSet<(Epoch, Epoch)>,
     low_watermarks: LowWatermarks,
-}
-
-/// Merges two signing roots of one record: equal roots stay, anything else is unknown.
-fn merge_root(a: Option<Root>, b: Option<Root>) -> Option<Root> {
-    if a == b { a } else { None }
 }
 
 impl SlashingHistory {
@@ -151,19 +147,22 @@ impl SlashingHistory {
     /// A record already at that slot with a different root becomes a record with an
     /// unknown root.
     pub fn insert_block(&mut self, block: SignedBlock) {
-        let root = normalise(block.signing_root);
-        self.blocks.entry(block.slot).and_modify(|r| *r = merge_root(*r, root)).or_insert(root);
+        let root = known_signing_root(block.signing_root);
+        self.blocks
+            .entry(block.slot)
+            .and_modify(|r| *r = merge_signing_roots(*r, root))
+            .or_insert(root);
     }
 
     /// Records an attestation without checking it (an import, or after
     /// [`Self::check_attestation`]). A record with the same source and target and a
     /// different root becomes a record with an unknown root.
     pub fn insert_attestation(&mut self, attestation: SignedAttestation) {
-        let root = normalise(attestation.signing_root);
+        let root = known_signing_root(attestation.signing_root);
         let (s, t) = (attestation.source_epoch, attestation.target_epoch);
         self.attestations_by_target
             .entry((t, s))
-            .and_modify(|r| *r = merge_root(*r, root))
+            .and_modify(|r| *r = merge_signing_roots(*r, root))
             .or_insert(root);
         self.attestations_by_source.insert((s, t));
     }
@@ -180,11 +179,6 @@ impl SlashingHistory {
         }
         self.low_watermarks.merge_import(blocks, attestations);
     }
-}
-
-/// An all-zero signing root means "unknown", as in an interchange without one.
-fn normalise(root: Option<Root>) -> Option<Root> {
-    root.filter(|r| *r != [0u8; 32])
 }
 
 #[derive(Serialize, Deserialize)]

@@ -229,6 +229,19 @@ impl SpecError for BlockViolation {
     }
 }
 
+/// The signing root as stored: an all-zero root means "unknown", as a record imported
+/// without one.
+pub fn known_signing_root(root: Option<Root>) -> Option<Root> {
+    root.filter(|r| *r != [0u8; 32])
+}
+
+/// Merges two signing roots of one record (same slot, or same source and target): equal
+/// roots stay, anything else becomes unknown so that neither can be re-signed.
+pub fn merge_signing_roots(a: Option<Root>, b: Option<Root>) -> Option<Root> {
+    let (a, b) = (known_signing_root(a), known_signing_root(b));
+    if a == b { a } else { None }
+}
+
 /// Whether a stored signing root proves that `new` is the same data. Unknown and all-zero
 /// roots never match.
 fn same_root(existing: Option<Root>, new: Root) -> bool {
