@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AttestationToSign, AttestationViolation, BlockToSign, BlockViolation, LowWatermarks, Safe,
-    SignedAttestation, SignedBlock, check_attestation, check_block, known_signing_root,
-    merge_signing_roots,
+    SignedAttestation, SignedBlock, check_attestation, check_block, merge_signing_roots,
 };
 use crate::types::{Epoch, Root, Slot};
 
@@ -147,7 +146,7 @@ impl SlashingHistory {
     /// A record already at that slot with a different root becomes a record with an
     /// unknown root.
     pub fn insert_block(&mut self, block: SignedBlock) {
-        let root = known_signing_root(block.signing_root);
+        let root = block.signing_root;
         self.blocks
             .entry(block.slot)
             .and_modify(|r| *r = merge_signing_roots(*r, root))
@@ -158,7 +157,7 @@ impl SlashingHistory {
     /// [`Self::check_attestation`]). A record with the same source and target and a
     /// different root becomes a record with an unknown root.
     pub fn insert_attestation(&mut self, attestation: SignedAttestation) {
-        let root = known_signing_root(attestation.signing_root);
+        let root = attestation.signing_root;
         let (s, t) = (attestation.source_epoch, attestation.target_epoch);
         self.attestations_by_target
             .entry((t, s))

@@ -19,8 +19,8 @@
 //!   root again is a re-sign. After an import a block at or below the lowest imported slot
 //!   is refused.
 //!
-//! A signing root that is unknown (`None`, imported without one) or all zeros never
-//! matches: a record whose data is unknown can never be re-signed.
+//! A signing root that is unknown (`None`: imported without one) never matches: a record
+//! whose data is unknown can never be re-signed. Known roots compare as plain bytes.
 //!
 //! The free functions take the existing records as an iterator so a database can pass
 //! only the candidates it found with range queries (see each function for which records
@@ -229,23 +229,16 @@ impl SpecError for BlockViolation {
     }
 }
 
-/// The signing root as stored: an all-zero root means "unknown", as a record imported
-/// without one.
-pub fn known_signing_root(root: Option<Root>) -> Option<Root> {
-    root.filter(|r| *r != [0u8; 32])
-}
-
 /// Merges two signing roots of one record (same slot, or same source and target): equal
 /// roots stay, anything else becomes unknown so that neither can be re-signed.
 pub fn merge_signing_roots(a: Option<Root>, b: Option<Root>) -> Option<Root> {
-    let (a, b) = (known_signing_root(a), known_signing_root(b));
     if a == b { a } else { None }
 }
 
-/// Whether a stored signing root proves that `new` is the same data. Unknown and all-zero
-/// roots never match.
+/// Whether a stored signing root proves that `new` is the same data. An unknown root
+/// never matches.
 fn same_root(existing: Option<Root>, new: Root) -> bool {
-    new != [0u8; 32] && existing == Some(new)
+    existing == Some(new)
 }
 
 /// `s1 < s2 && t2 < t1`: attestation 1 surrounds attestation 2 (consensus-specs

@@ -34,8 +34,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use ssv_core::slashing::{
     AttestationToSign, AttestationViolation, BlockToSign, BlockViolation, LowWatermarks, Safe,
-    SignedAttestation, SignedBlock, check_attestation, check_block, known_signing_root,
-    merge_signing_roots,
+    SignedAttestation, SignedBlock, check_attestation, check_block, merge_signing_roots,
 };
 use ssv_core::types::{BlsPublicKeyBytes, Root};
 
@@ -55,12 +54,11 @@ const ATTESTATIONS_BY_TARGET: TableDefinition<'_, (BlsPublicKeyBytes, u64, u64),
 /// `(pubkey, source epoch, target epoch)`: the same records, for surround queries.
 const ATTESTATIONS_BY_SOURCE: TableDefinition<'_, (BlsPublicKeyBytes, u64, u64), ()> =
     TableDefinition::new("attestations_by_source");
-/// `pubkey -> (block slot, attestation source, attestation target)` low watermarks.
-const LOW_WATERMARKS: TableDefinition<
-    '_,
-    BlsPublicKeyBytes,
-    (Option<u64>, Option<u64>, Option<u64>),
-> = TableDefinition::new("low_watermarks");
+/// Stored low watermarks: (block slot, attestation source epoch, attestation target epoch).
+type StoredWatermarks = (Option<u64>, Option<u64>, Option<u64>);
+/// `pubkey -> low watermarks` set by imports.
+const LOW_WATERMARKS: TableDefinition<'_, BlsPublicKeyBytes, StoredWatermarks> =
+    TableDefinition::new("low_watermarks");
 
 const GENESIS_VALIDATORS_ROOT_KEY: &str = "genesis_validators_root";
 
@@ -230,9 +228,7 @@ impl SlashingDatabase {
             let watermarks = read_watermarks(&txn, pubkey)?;
             let verdict = check_block(existing.iter(), &watermarks, block);
             if verdict == Ok(Safe::Valid) {
-                blocks
-                    .insert((*pubkey, block.slot), known_signing_root(Some(block.signing_root)))
-                    .map_err(db_err)?;
+                blocks.insert((*pubkey, block.slot), Some(block.signing_root)).map_err(db_err)?;
             }
             verdict
         };
@@ -296,10 +292,7 @@ impl SlashingDatabase {
             let verdict = check_attestation(candidates.iter(), &watermarks, attestation);
             if verdict == Ok(Safe::Valid) {
                 by_target
-                    .insert(
-                        (*pubkey, target, source),
-                        known_signing_root(Some(attestation.signing_root)),
-                    )
+                    .insert((*pubkey, target, source), Some(attestation.signing_root))
                     .map_err(db_err)?;
                 by_source.insert((*pubkey, source, target), ()).map_err(db_err)?;
             }
@@ -457,7 +450,7 @@ impl SlashingDatabase {
 /// The root to store when a record is merged into one already present (or not).
 fn merge_existing(old: Option<Option<Root>>, new: Option<Root>) -> Option<Root> {
     match old {
-        None => known_signing_root(new),
+        None => new,
         Some(old) => merge_signing_roots(old, new),
     }
 }
