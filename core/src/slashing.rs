@@ -1,1 +1,0 @@
-//! Slashing rules as small pure functions (double vote, surround vote, double proposal).
