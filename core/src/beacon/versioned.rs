@@ -301,3 +301,38 @@ pub fn decode_proposal(version: u64, bytes: &[u8]) -> Result<VersionedBlock, Blo
         Err(other) => Err(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_matches_go_eth2_client() {
+        // go-eth2-client spec.DataVersion: Unknown = iota, Phase0, …, Fulu.
+        let names =
+            ["unknown", "phase0", "altair", "bellatrix", "capella", "deneb", "electra", "fulu"];
+        for (n, name) in names.iter().enumerate() {
+            let v = DataVersion::from_u64(n as u64).unwrap();
+            assert_eq!((v.as_u64(), v.name()), (n as u64, *name));
+        }
+        assert_eq!(DataVersion::from_u64(8), None);
+    }
+
+    #[test]
+    fn json_is_the_lowercase_name() {
+        assert_eq!(serde_json::to_string(&DataVersion::Deneb).unwrap(), r#""deneb""#);
+        let v: DataVersion = serde_json::from_str(r#""ELECTRA""#).unwrap();
+        assert_eq!(v, DataVersion::Electra);
+        assert!(serde_json::from_str::<DataVersion>(r#""unknown""#).is_err());
+    }
+
+    #[test]
+    fn pre_capella_and_unknown_versions_have_no_block() {
+        for v in [0, 1, 2, 3, 8, u64::MAX] {
+            let err = decode_proposal(v, &[]).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::UnknownBlockVersion), "{v}");
+        }
+        let err = decode_proposal(4, &[1, 2, 3]).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::UnmarshalSsz));
+    }
+}
