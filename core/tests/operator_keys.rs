@@ -3,6 +3,9 @@
 //! - `ssv-network/extracted/operator_rsa_test_keys.json`: key pairs from the ssv-keys and ssv
 //!   test sources. Each private key must parse (PEM and base64-of-PEM), derive byte for byte
 //!   the public PEM the source pairs it with, sign and verify, and round-trip a share.
+//! - `ssv-network/anchor/**/test_keys/*.json`: Anchor's encrypted operator keystores
+//!   (password `what`) decrypt to an RSA-2048 key whose public key is the file's `pubkey`
+//!   (or legacy `pubKey`), and a wrong password is refused as such.
 //! - ssv-spec v1.2.2 `qbft/spectest/generate/tests/*.json`: every operator signature on a
 //!   SignedSSVMessage in the JSON must verify under the file's `PrivateKeys.OperatorKeys`
 //!   and be reproduced byte for byte by signing the SSVMessage SSZ (PKCS#1 v1.5 is
@@ -14,12 +17,17 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use ssv_core::crypto::keystore::{Keystore, KeystoreError};
 use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey, RsaError};
 use ssv_fixtures::suite::{self, Trial};
 use ssv_fixtures::{FixtureError, SSV_SPEC_V1_2_2};
 
 /// qbft spec test files in v1.2.2 (`qbft/spectest/generate/tests`).
 const QBFT_TEST_FILES: usize = 203;
+/// Anchor's operator keystores (`encrypted_private_key.json` and `_legacy.json`).
+const ANCHOR_KEYSTORES: usize = 2;
+/// Their password (Anchor's test sources).
+const ANCHOR_PASSWORD: &str = "what";
 /// Key entries in `operator_rsa_test_keys.json`.
 const TEST_KEY_ENTRIES: usize = 6;
 
@@ -45,6 +53,7 @@ const FORGED: &[(&str, usize, usize)] = &[
 fn main() -> std::process::ExitCode {
     suite::run(|| {
         let mut trials = key_file_trials()?;
+        trials.extend(keystore_trials()?);
         trials.extend(spec_trials()?);
         Ok(trials)
     })
@@ -135,6 +144,44 @@ fn check_key_entry(entry: &Value) -> Result<(), String> {
         return Err("share round trip changed the secret".into());
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- Anchor keystores
+
+fn keystore_trials() -> Result<Vec<Trial>, FixtureError> {
+    let root = ssv_fixtures::vector_path(
+        "ssv-network/anchor",
+        "sigp/anchor anchor/common/operator_key/test_keys (see shared/vectors/README.md)",
+    )?;
+    let files: Vec<PathBuf> = ssv_fixtures::files_with_extension(&root, ".json")?
+        .into_iter()
+        .filter(|f| f.parent().is_some_and(|d| d.ends_with("test_keys")))
+        .collect();
+    let count = files.len();
+    let mut trials = suite::file_trials(&root, &files, check_keystore_file);
+    trials.push(suite::count_trial("anchor operator keystores", ANCHOR_KEYSTORES, count));
+    Ok(trials)
+}
+
+fn check_keystore_file(path: &Path) -> Result<(), String> {
+    let doc: Value = ssv_fixtures::read_json(path).map_err(|e| e.to_string())?;
+    let ks = Keystore::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
+    let listed = ks.pubkey.clone().ok_or("keystore has no pubkey / pubKey")?;
+    let sk = ks.decrypt_operator_key(ANCHOR_PASSWORD).map_err(|e| e.to_string())?;
+    // Independent of decrypt_operator_key's own check: the listed key is the derived one.
+    if sk.public_key().to_base64_pem() != listed {
+        return Err("decrypted key's public key differs from the file's pubkey".into());
+    }
+    let sig = sk.sign(b"anchor").map_err(|e| e.to_string())?;
+    let pk = OperatorPublicKey::from_base64_pem(&listed).map_err(|e| e.to_string())?;
+    pk.verify(b"anchor", &sig).map_err(|e| e.to_string())?;
+    // A password file's trailing newline is dropped by the keystorev4 normalisation.
+    ks.decrypt_operator_key("what\n").map_err(|e| format!("password with newline: {e}"))?;
+    match ks.decrypt("whatever") {
+        Err(KeystoreError::WrongPassword) => Ok(()),
+        Err(e) => Err(format!("wrong password gave {e}")),
+        Ok(_) => Err("wrong password accepted".into()),
+    }
 }
 
 // ---------------------------------------------------------------- ssv-spec qbft vectors
