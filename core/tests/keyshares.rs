@@ -3,16 +3,30 @@
 //! `KeyShares.json.test.ts` expects), with the error naming the problem. For accepted files
 //! the ownership signature verifies for the file's owner and nonce, and fails for the next
 //! nonce.
+//!
+//! Also the validator keystores in ssv-keys (`test.keystore.json`, EIP-2335 with scrypt,
+//! password `testtest` from ssv-keys' tests): they decrypt to the BLS key whose public key
+//! is the file's `pubkey` and the mock keyshares' validator key, and refuse a wrong password.
 
 use std::path::Path;
 
 use serde_json::Value;
+use ssv_core::crypto::bls::SecretKey;
 use ssv_core::crypto::keyshares::{KeysharesError, KeysharesFile};
+use ssv_core::crypto::keystore::{Keystore, KeystoreError};
 use ssv_fixtures::FixtureError;
 use ssv_fixtures::suite::{self, Trial};
 
 /// Files in the mock-key-shares folder.
 const MOCK_FILES: usize = 8;
+
+/// ssv-keys validator keystores (`src/lib/EthereumKeyStore/__tests__` and
+/// `examples/console`).
+const VALIDATOR_KEYSTORES: usize = 2;
+/// Their password in ssv-keys' tests.
+const VALIDATOR_KEYSTORE_PASSWORD: &str = "testtest";
+/// The validator public key of every mock keyshares file.
+const MOCK_VALIDATOR_KEY: &str = "a063fa1434f4ae9bb63488cd79e2f76dea59e0e2d6cdec7236c2bb49ffb37da37cb7966be74eca5a171f659fee7bc501";
 
 /// What a file's name says should happen.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +75,12 @@ fn build() -> Result<Vec<Trial>, FixtureError> {
     let count = files.len();
     let mut trials = suite::file_trials(&dir, &files, check_file);
     trials.push(suite::count_trial("ssv-keys mock keyshares", MOCK_FILES, count));
+
+    let root = ssv_fixtures::vector_path("ssv-network/ssv-keys", "ssvlabs/ssv-keys v1.2.0")?;
+    let keystores: Vec<_> = ssv_fixtures::files_with_extension(&root, "test.keystore.json")?;
+    let count = keystores.len();
+    trials.extend(suite::file_trials(&root, &keystores, check_validator_keystore));
+    trials.push(suite::count_trial("ssv-keys validator keystores", VALIDATOR_KEYSTORES, count));
     Ok(trials)
 }
 
@@ -105,5 +125,22 @@ fn check_file(path: &Path) -> Result<(), String> {
                 Err(format!("should be refused for {what}, refused for: {e}"))
             }
         }
+    }
+}
+
+fn check_validator_keystore(path: &Path) -> Result<(), String> {
+    let doc: Value = ssv_fixtures::read_json(path).map_err(|e| e.to_string())?;
+    let ks = Keystore::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
+    let secret = ks.decrypt(VALIDATOR_KEYSTORE_PASSWORD).map_err(|e| e.to_string())?;
+    let sk = SecretKey::from_bytes(&secret).map_err(|e| e.to_string())?;
+    let pk = hex::encode(sk.public_key().to_bytes());
+    if ks.pubkey.as_deref() != Some(pk.as_str()) || pk != MOCK_VALIDATOR_KEY {
+        return Err(format!(
+            "decrypted key's public key {pk} differs from the file's or the keyshares'"
+        ));
+    }
+    match ks.decrypt("testtesT") {
+        Err(KeystoreError::WrongPassword) => Ok(()),
+        other => Err(format!("wrong password gave {other:?}")),
     }
 }

@@ -10,7 +10,8 @@
 //!   SignedSSVMessage in the JSON must verify under the file's `PrivateKeys.OperatorKeys`
 //!   and be reproduced byte for byte by signing the SSVMessage SSZ (PKCS#1 v1.5 is
 //!   deterministic). The few vectors built to carry a forged signature or an unknown signer
-//!   are listed in `FORGED` with their counts, and those signatures must be refused.
+//!   are listed in `FORGED` with their counts, and those signatures must be refused. Every
+//!   `SSVOperatorPubKey` in the file is the 459-byte PEM derived from that operator's key.
 
 use std::path::{Path, PathBuf};
 
@@ -227,6 +228,23 @@ fn signed_messages<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
+/// Collects (OperatorID, SSVOperatorPubKey) pairs from committee members and operators.
+fn operator_pub_keys<'a>(value: &'a Value, out: &mut Vec<(u64, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(id), Some(pem)) = (
+                map.get("OperatorID").and_then(Value::as_u64),
+                map.get("SSVOperatorPubKey").and_then(Value::as_str),
+            ) {
+                out.push((id, pem));
+            }
+            map.values().for_each(|v| operator_pub_keys(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| operator_pub_keys(v, out)),
+        _ => {}
+    }
+}
+
 /// SSZ of an SSVMessage, written out by hand from the spec layout (notes 1.3): `MsgType`
 /// u64 LE, `MsgID` 56 bytes, the offset 68 of `Data`, then `Data`.
 fn ssv_message_ssz(msg: &Value) -> Result<Vec<u8>, String> {
@@ -272,6 +290,20 @@ fn check_spec_file(path: &Path) -> Result<(), String> {
         let sk =
             OperatorPrivateKey::from_pem(&pem).map_err(|e| format!("OperatorKeys[{id}]: {e}"))?;
         parsed.insert(id, sk);
+    }
+
+    // Every committee member's SSVOperatorPubKey (Go []byte: base64 of the 459-byte PEM) is
+    // byte for byte the PEM we derive from that operator's private key.
+    let mut members = Vec::new();
+    operator_pub_keys(&doc, &mut members);
+    for (id, pem_b64) in members {
+        let Some(sk) = parsed.get(&id) else { continue };
+        let pem = BASE64.decode(pem_b64).map_err(|e| format!("SSVOperatorPubKey: {e}"))?;
+        if pem.len() != 459 || pem != sk.public_key().to_pem().as_bytes() {
+            return Err(format!(
+                "operator {id}: derived public PEM differs from SSVOperatorPubKey"
+            ));
+        }
     }
 
     let (mut verified, mut unknown, mut refused) = (0usize, 0usize, 0usize);
