@@ -1,0 +1,1 @@
+//! Threshold properties (placeholder, filled below).
