@@ -10,11 +10,180 @@
 //! snake_case field names. [`SigningData`](crate::crypto::signing) and `ForkData` live in
 //! `crypto::signing`.
 
+/// Defines a fork's `BeaconBlock`, `BlindedBeaconBlock` and their signed forms around the
+/// fork's full and blinded bodies (the outer layout is the same in every fork).
+macro_rules! block_containers {
+    ($body:ident, $blinded_body:ident) => {
+        /// `BeaconBlock`: slot, proposer, parent and state roots, and the body.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct BeaconBlock {
+            /// The block's slot.
+            #[serde(with = "crate::beacon::serde_utils::quoted_u64")]
+            pub slot: crate::beacon::Slot,
+            /// The proposer's validator index.
+            #[serde(with = "crate::beacon::serde_utils::quoted_u64")]
+            pub proposer_index: crate::beacon::ValidatorIndex,
+            /// The parent block's root.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub parent_root: crate::beacon::Root,
+            /// The post-state root.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub state_root: crate::beacon::Root,
+            /// The body.
+            pub body: $body,
+        }
+
+        /// `BlindedBeaconBlock` (builder specs): a block whose body carries the payload header.
+        /// Its `hash_tree_root` equals that of the full block it blinds.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct BlindedBeaconBlock {
+            /// The block's slot.
+            #[serde(with = "crate::beacon::serde_utils::quoted_u64")]
+            pub slot: crate::beacon::Slot,
+            /// The proposer's validator index.
+            #[serde(with = "crate::beacon::serde_utils::quoted_u64")]
+            pub proposer_index: crate::beacon::ValidatorIndex,
+            /// The parent block's root.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub parent_root: crate::beacon::Root,
+            /// The post-state root.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub state_root: crate::beacon::Root,
+            /// The blinded body.
+            pub body: $blinded_body,
+        }
+
+        /// `SignedBeaconBlock`, signed with `DOMAIN_BEACON_PROPOSER`.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct SignedBeaconBlock {
+            /// The block.
+            pub message: BeaconBlock,
+            /// The proposer's signature.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub signature: crate::beacon::BlsSignature,
+        }
+
+        /// `SignedBlindedBeaconBlock`, signed with `DOMAIN_BEACON_PROPOSER`.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct SignedBlindedBeaconBlock {
+            /// The blinded block.
+            pub message: BlindedBeaconBlock,
+            /// The proposer's signature.
+            #[serde(with = "crate::beacon::serde_utils::hex_array")]
+            pub signature: crate::beacon::BlsSignature,
+        }
+    };
+}
+
+/// Defines a fork's Beacon-API `BlockContents` and `SignedBlockContents` (block, KZG proofs
+/// and blobs), with `$max_proofs` bounding the proofs.
+macro_rules! block_contents {
+    ($max_proofs:ty) => {
+        /// `BlockContents` (Beacon API `produceBlockV3`): the block with its blobs' proofs and
+        /// blobs. Not a consensus container: only its block is hashed for signing.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct BlockContents {
+            /// The block.
+            pub block: BeaconBlock,
+            /// The blob KZG proofs.
+            #[serde(with = "crate::beacon::serde_utils::hex_array_list")]
+            pub kzg_proofs: ssz_types::VariableList<crate::beacon::KzgProof, $max_proofs>,
+            /// The blobs.
+            #[serde(with = "ssz_types::serde_utils::list_of_hex_fixed_vec")]
+            pub blobs: ssz_types::VariableList<
+                crate::beacon::Blob,
+                crate::beacon::preset::MaxBlobCommitmentsPerBlock,
+            >,
+        }
+
+        /// `SignedBlockContents` (Beacon API `publishBlockV2`): the signed block with its
+        /// blobs' proofs and blobs.
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            Eq,
+            ssz_derive::Encode,
+            ssz_derive::Decode,
+            tree_hash_derive::TreeHash,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        pub struct SignedBlockContents {
+            /// The signed block.
+            pub signed_block: SignedBeaconBlock,
+            /// The blob KZG proofs.
+            #[serde(with = "crate::beacon::serde_utils::hex_array_list")]
+            pub kzg_proofs: ssz_types::VariableList<crate::beacon::KzgProof, $max_proofs>,
+            /// The blobs.
+            #[serde(with = "ssz_types::serde_utils::list_of_hex_fixed_vec")]
+            pub blobs: ssz_types::VariableList<
+                crate::beacon::Blob,
+                crate::beacon::preset::MaxBlobCommitmentsPerBlock,
+            >,
+        }
+    };
+}
+
 pub mod altair;
 pub mod builder;
+pub mod capella;
+pub mod deneb;
 pub mod electra;
+pub mod fulu;
 pub mod phase0;
 pub mod serde_utils;
+pub mod versioned;
 
 pub use altair::{
     ContributionAndProof, SignedContributionAndProof, SyncAggregate, SyncAggregatorSelectionData,
@@ -22,6 +191,7 @@ pub use altair::{
 };
 pub use builder::{SignedValidatorRegistration, ValidatorRegistration};
 pub use phase0::{AttestationData, Checkpoint, DepositData, SignedVoluntaryExit, VoluntaryExit};
+pub use versioned::{DataVersion, VersionedBlock, decode_block, decode_proposal};
 
 /// A slot number (12 s each).
 pub type Slot = u64;

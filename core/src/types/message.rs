@@ -103,6 +103,12 @@ impl MessageId {
         tail.first_chunk::<48>().unwrap_or(&[0; 48])
     }
 
+    /// `ValidatorPK.MessageIDBelongs`: whether the duty executor id is this validator's
+    /// public key.
+    pub fn belongs_to_validator(&self, pubkey: &BlsPublicKeyBytes) -> bool {
+        self.duty_executor_id() == pubkey
+    }
+
     /// For a committee role: the committee id that the executor id carries (its last 32 bytes).
     pub fn committee_id(&self) -> &[u8; 32] {
         self.duty_executor_id().last_chunk::<32>().unwrap_or(&[0; 32])

@@ -10,6 +10,7 @@ pub use ::ssz_types;
 pub use ::tree_hash;
 pub use ::typenum;
 
+pub mod consensus_data;
 pub mod duty;
 pub mod message;
 pub mod partial_sig;
@@ -18,6 +19,9 @@ pub mod role;
 pub mod share;
 pub mod validate;
 
+pub use consensus_data::{
+    BeaconVote, Contribution, Contributions, ValidatorConsensusData, VersionedAggregateAndProof,
+};
 pub use duty::{CommitteeDuty, ValidatorDuty, map_duty_to_runner_role};
 pub use message::{MessageId, MsgType, SignedSsvMessage, SsvMessage};
 pub use partial_sig::{PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages};

@@ -83,7 +83,7 @@ pub enum ValidationError {
     /// Proposer consensus data whose block does not decode for its version (code 1), or
     /// whose version has no block type (code 13).
     #[error("block data: {0}")]
-    Block(String), // TEMP
+    Block(crate::beacon::versioned::BlockDecodeError),
     /// Aggregator consensus data with an unknown version: no code in v1.2.2.
     #[error("unknown aggregate and proof version {0}")]
     UnknownAggregateVersion(u64),
@@ -112,7 +112,7 @@ impl SpecError for ValidationError {
             }
             Self::ValidatorExitNoConsensusData => ErrorCode::ValidatorExitNoConsensusData,
             Self::UnknownDutyRoleData => ErrorCode::UnknownDutyRoleData,
-            Self::Block(_) => return None, // TEMP
+            Self::Block(e) => return e.code(),
         })
     }
 }
