@@ -31,9 +31,8 @@ fn main() -> ExitCode {
         let tests_dir = dir.join("tests");
         let files = ssv_fixtures::files_with_extension(&tests_dir, ".json")?;
         let sc_dir = dir.join("state_comparison");
-        let mut trials = suite::file_trials(&tests_dir, &files, move |file| {
-            check_file(file, &sc_dir)
-        });
+        let mut trials =
+            suite::file_trials(&tests_dir, &files, move |file| check_file(file, &sc_dir));
         trials.push(suite::count_trial(
             "types/spectest/generate/tests",
             EXPECTED_FILES,

@@ -14,8 +14,8 @@ use typenum::{U13, U8388608};
 use super::validate::{ValidationError, ssz_reason};
 use super::{BeaconRole, BlsSignatureBytes, Root, ValidatorDuty};
 use crate::beacon::{
-    Checkpoint, DataVersion, SyncCommitteeContribution, VersionedBlock, decode_proposal,
-    electra, phase0,
+    Checkpoint, DataVersion, SyncCommitteeContribution, VersionedBlock, decode_proposal, electra,
+    phase0,
 };
 
 /// Bound of `ValidatorConsensusData.data_ssz` (`ssz-max:"8388608"`, 2^23 bytes).

@@ -24,7 +24,10 @@ pub use consensus_data::{
 };
 pub use duty::{CommitteeDuty, ValidatorDuty, map_duty_to_runner_role};
 pub use message::{MessageId, MsgType, SignedSsvMessage, SsvMessage};
-pub use partial_sig::{PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages};
+pub use partial_sig::{
+    PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages,
+    validate_partial_signature_signers,
+};
 pub use qbft::{QbftMessage, QbftMessageType, decode_justifications, encode_justifications};
 pub use role::{BeaconRole, RunnerRole};
 pub use share::{CommitteeId, CommitteeMember, Operator, Share, ShareMember};

@@ -96,14 +96,7 @@ impl PartialSignatureMessages {
     /// # Errors
     /// The first failing rule, as above.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let first = self.messages.first().ok_or(ValidationError::NoPartialSigMessages)?;
-        for m in self.messages.iter() {
-            if m.signer != first.signer {
-                return Err(ValidationError::InconsistentSigners);
-            }
-            m.validate()?;
-        }
-        Ok(())
+        validate_partial_signature_signers(self.messages.iter().map(|m| m.signer))
     }
 
     /// `ValidateForSigner(signer)`: [`Self::validate`], then the messages' signer is
@@ -123,4 +116,26 @@ impl PartialSignatureMessages {
     pub fn signer(&self) -> Option<OperatorId> {
         self.messages.first().map(|m| m.signer)
     }
+}
+
+/// The rules of `PartialSignatureMessages.Validate()` over the messages' signers, in order:
+/// at least one (21); each the same as the first (20) and not 0 (19). Shared with forms of
+/// the message whose signatures are not (yet) 96 bytes, such as JSON vectors.
+///
+/// # Errors
+/// The first failing rule, as above.
+pub fn validate_partial_signature_signers(
+    signers: impl IntoIterator<Item = OperatorId>,
+) -> Result<(), ValidationError> {
+    let mut signers = signers.into_iter().peekable();
+    let first = *signers.peek().ok_or(ValidationError::NoPartialSigMessages)?;
+    for signer in signers {
+        if signer != first {
+            return Err(ValidationError::InconsistentSigners);
+        }
+        if signer == 0 {
+            return Err(ValidationError::ZeroSignerNotAllowed);
+        }
+    }
+    Ok(())
 }
