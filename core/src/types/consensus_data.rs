@@ -221,3 +221,52 @@ impl ValidatorConsensusData {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ssz_types::BitVector;
+
+    use super::*;
+
+    fn contribution(slot: u64) -> Contribution {
+        Contribution {
+            selection_proof_sig: [7; 96],
+            contribution: SyncCommitteeContribution {
+                slot,
+                beacon_block_root: [1; 32],
+                subcommittee_index: 2,
+                aggregation_bits: BitVector::new(),
+                signature: [3; 96],
+            },
+        }
+    }
+
+    #[test]
+    fn contributions_carry_an_offset_per_item_like_go() {
+        let list =
+            Contributions(VariableList::new(vec![contribution(1), contribution(2)]).unwrap());
+        let bytes = list.as_ssz_bytes();
+        let item = contribution(1).as_ssz_bytes().len();
+        assert_eq!(item, 256);
+        assert_eq!(bytes.len(), 2 * (4 + item));
+        assert_eq!(bytes.len(), list.ssz_bytes_len());
+        assert_eq!(&bytes[..4], &8u32.to_le_bytes());
+        assert_eq!(&bytes[4..8], &(8 + item as u32).to_le_bytes());
+        assert_eq!(Contributions::from_ssz_bytes(&bytes).unwrap(), list);
+        assert_eq!(Contributions::from_ssz_bytes(&[]).unwrap(), Contributions::default());
+    }
+
+    #[test]
+    fn more_than_13_contributions_do_not_decode() {
+        let mut bytes = Vec::new();
+        let item = contribution(1).as_ssz_bytes();
+        let n = 14u32;
+        for i in 0..n {
+            bytes.extend_from_slice(&(4 * n + i * item.len() as u32).to_le_bytes());
+        }
+        for _ in 0..n {
+            bytes.extend_from_slice(&item);
+        }
+        assert!(Contributions::from_ssz_bytes(&bytes).is_err());
+    }
+}

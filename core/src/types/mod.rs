@@ -92,6 +92,10 @@ mod tests {
         assert_eq!(super::qbft::MaxPrepareJustificationLen::USIZE, 3_700);
         assert_eq!(super::qbft::MaxIdentifierLen::USIZE, 56);
         assert_eq!(super::partial_sig::MaxPartialSignatureMessages::USIZE, 1512);
+        // types/consensus_data.go, types/share.go, types/operator.go, types/beacon_types.go.
+        assert_eq!(super::consensus_data::MaxDataSszLen::USIZE, 8_388_608);
+        assert_eq!(super::consensus_data::MaxContributions::USIZE, 13);
+        assert_eq!(super::share::OPERATOR_PUBKEY_PEM_LEN, 459);
     }
 
     #[test]

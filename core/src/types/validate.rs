@@ -167,3 +167,39 @@ pub fn validate_signed_ssv_message_parts(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::SpecError;
+
+    fn code(r: Result<(), ValidationError>) -> u16 {
+        r.err().and_then(|e| e.code()).map_or(0, ErrorCode::as_u16)
+    }
+
+    #[test]
+    fn signed_message_rules_in_go_order() {
+        let ok = |ids: &[u64], sigs: &[usize], has: bool| {
+            code(validate_signed_ssv_message_parts(ids, sigs.iter().copied(), has))
+        };
+        assert_eq!(ok(&[1], &[256], true), 0);
+        assert_eq!(ok(&[], &[], false), 18);
+        // Per signer Go checks duplicates before zero, so a first 0 is reported as zero.
+        assert_eq!(ok(&[0, 0], &[], false), 19);
+        assert_eq!(ok(&[1, 1], &[], false), 9);
+        assert_eq!(ok(&[1, 0], &[], false), 19);
+        assert_eq!(ok(&[1], &[], false), 17);
+        assert_eq!(ok(&[1, 2], &[256, 0], false), 15);
+        assert_eq!(ok(&[1, 2], &[256], true), 14);
+        assert_eq!(ok(&[1], &[256], false), 16);
+    }
+
+    #[test]
+    fn partial_signature_signer_rules() {
+        use crate::types::validate_partial_signature_signers as v;
+        assert_eq!(code(v([])), 21);
+        assert_eq!(code(v([1, 1])), 0);
+        assert_eq!(code(v([1, 0])), 20);
+        assert_eq!(code(v([0, 0])), 19);
+    }
+}
