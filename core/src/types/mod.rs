@@ -3,15 +3,24 @@
 //! Every list carries its `ssz-max` bound in its type, so decoding peer bytes enforces it.
 //! Constructors that take lists are fallible for the same reason.
 
+// The SSZ crates our types are built on, re-exported so harnesses and the shell name the
+// same versions without depending on them separately.
+pub use ::ssz;
+pub use ::ssz_types;
+pub use ::tree_hash;
+pub use ::typenum;
+
 pub mod message;
 pub mod partial_sig;
 pub mod qbft;
 pub mod role;
+pub mod validate;
 
 pub use message::{MessageId, MsgType, SignedSsvMessage, SsvMessage};
 pub use partial_sig::{PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages};
-pub use qbft::{QbftMessage, QbftMessageType};
+pub use qbft::{QbftMessage, QbftMessageType, decode_justifications, encode_justifications};
 pub use role::{BeaconRole, RunnerRole};
+pub use validate::{ValidationError, validate_signed_ssv_message_parts};
 
 /// An operator's id in the SSVNetwork contract. 0 is never a valid signer.
 pub type OperatorId = u64;
