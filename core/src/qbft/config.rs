@@ -272,3 +272,26 @@ impl std::fmt::Debug for QbftConfig {
         f.debug_struct("QbftConfig").field("cut_off_round", &self.cut_off_round).finish_non_exhaustive()
     }
 }
+
+/// The spec's operator signatures: RSA-2048 PKCS#1 v1.5 SHA-256, with public keys as the
+/// spec's PEM (`types.Verify`). Parses the key on each call; a shell that verifies many
+/// messages should cache parsed keys in its own verifier.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RsaVerifier;
+
+impl SignatureVerifier for RsaVerifier {
+    fn verify(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        crate::crypto::rsa::OperatorPublicKey::from_pem(public_key)
+            .is_ok_and(|key| key.verify(message, signature).is_ok())
+    }
+}
+
+/// Signs with this operator's RSA key (`types.OperatorSigner`).
+#[derive(Debug)]
+pub struct RsaSigner(pub crate::crypto::rsa::OperatorPrivateKey);
+
+impl OperatorSigner for RsaSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()))
+    }
+}

@@ -469,12 +469,7 @@ impl Instance {
             self.set_timer(now, new_round, out);
         }
         self.data.state.round = new_round;
-        let prepare = self.sign(&Unsigned {
-            msg_type: QbftMessageType::Prepare as u64,
-            round: new_round,
-            root,
-            ..self.unsigned_base()
-        })?;
+        let prepare = self.create_prepare(new_round, root)?;
         self.broadcast(prepare, out)
     }
 
@@ -494,12 +489,7 @@ impl Instance {
         let root = proposal.qbft.root;
         state.last_prepared_value = Some(proposal.full_data().to_vec());
         state.last_prepared_round = round;
-        let commit = self.sign(&Unsigned {
-            msg_type: QbftMessageType::Commit as u64,
-            round,
-            root,
-            ..self.unsigned_base()
-        })?;
+        let commit = self.create_commit(root)?;
         self.broadcast(commit, out)
     }
 
@@ -614,7 +604,12 @@ impl Instance {
         sign_message(&self.config, self.data.state.committee.operator_id, u)
     }
 
-    fn create_proposal(
+    /// `CreateProposal` at the state's round: a signed proposal of `value` with the given
+    /// justifications (sent without their full data).
+    ///
+    /// # Errors
+    /// An SSZ bound exceeded, or the signer failed.
+    pub fn create_proposal(
         &self,
         value: &[u8],
         round_changes: &[&SignedSsvMessage],
@@ -641,9 +636,33 @@ impl Instance {
         })
     }
 
+    /// `CreatePrepare`: a signed prepare of `root` at `round`.
+    ///
+    /// # Errors
+    /// An SSZ bound exceeded, or the signer failed.
+    pub fn create_prepare(&self, round: Round, root: Root) -> Result<SignedSsvMessage, QbftError> {
+        self.sign(&Unsigned { msg_type: QbftMessageType::Prepare as u64, round, root, ..self.unsigned_base() })
+    }
+
+    /// `CreateCommit`: a signed commit of `root` at the state's round.
+    ///
+    /// # Errors
+    /// An SSZ bound exceeded, or the signer failed.
+    pub fn create_commit(&self, root: Root) -> Result<SignedSsvMessage, QbftError> {
+        self.sign(&Unsigned {
+            msg_type: QbftMessageType::Commit as u64,
+            round: self.data.state.round,
+            root,
+            ..self.unsigned_base()
+        })
+    }
+
     /// `CreateRoundChange` for `new_round`, carrying the last prepared value and its
     /// prepare quorum when there is one.
-    fn create_round_change(&self, new_round: Round) -> Result<SignedSsvMessage, QbftError> {
+    ///
+    /// # Errors
+    /// An SSZ bound exceeded, or the signer failed.
+    pub fn create_round_change(&self, new_round: Round) -> Result<SignedSsvMessage, QbftError> {
         let state = &self.data.state;
         let prepared = match (&state.last_prepared_value, state.last_prepared_round) {
             (Some(value), lpr) if lpr != NO_ROUND => Some((lpr, value)),

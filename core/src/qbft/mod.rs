@@ -35,7 +35,7 @@ mod message;
 
 pub use config::{
     CommitteeMember, FakeSignatures, FixedProposer, NonEmptyValue, Operator, OperatorSigner,
-    ProposerSelection, QbftConfig, RoundRobinProposer, RoundTimeoutPolicy, SignatureVerifier,
+    ProposerSelection, QbftConfig, RoundRobinProposer, RsaSigner, RsaVerifier, RoundTimeoutPolicy, SignatureVerifier,
     SlotAnchor, SlotRelativeTimeouts, SpecTimeouts, ValueCheck, CUT_OFF_ROUND, QUICK_TIMEOUT_MS,
     QUICK_TIMEOUT_ROUND_MAX, SLOW_TIMEOUT_MS,
 };
