@@ -317,7 +317,16 @@ fn go_controller(c: &ControllerData) -> J {
             J::Arr(
                 c.stored_instances
                     .iter()
-                    .map(|i| J::Obj(vec![("State", go_state(&i.state)), ("StartValue", J::opt_bytes(&i.start_value))]))
+                    .map(|i| {
+                        let mut fields = Vec::new();
+                        if i.force_stopped {
+                            // Go's Instance.MarshalJSON adds `forceStop` only when set.
+                            fields.push(("forceStop", J::Bool(true)));
+                        }
+                        fields.push(("State", go_state(&i.state)));
+                        fields.push(("StartValue", J::opt_bytes(&i.start_value)));
+                        J::Obj(fields)
+                    })
                     .collect(),
             ),
         ),
@@ -375,10 +384,21 @@ fn first_diff(path: &str, a: &Value, e: &Value) -> String {
 
 // ---- configuration (the Go test fixtures) ---------------------------------------------
 
+/// Operator 1's RSA key: from the file's `PrivateKeys`, else `Testing4SharesSet` (the Go
+/// harness's `TestingOperatorSigner(Testing4SharesSet())`).
 fn signer_for(v: &Value) -> R<RsaSigner> {
-    let pem_hex = v["PrivateKeys"]["OperatorKeys"]["1"].as_str().ok_or("no operator 1 key")?;
-    let pem = hex::decode(pem_hex).map_err(|e| e.to_string())?;
-    let key = ssv_core::crypto::rsa::OperatorPrivateKey::from_pem(&pem).map_err(|e| e.to_string())?;
+    use ssv_core::crypto::rsa::OperatorPrivateKey;
+    let key = match v["PrivateKeys"]["OperatorKeys"]["1"].as_str() {
+        Some(pem_hex) => {
+            let pem = hex::decode(pem_hex).map_err(|e| e.to_string())?;
+            OperatorPrivateKey::from_pem(&pem).map_err(|e| e.to_string())?
+        }
+        None => {
+            let set = testingutils::key_set(4).map_err(|e| e.to_string())?;
+            let der = set.operator_keys.get(&1).ok_or("no operator 1 in Testing4SharesSet")?;
+            OperatorPrivateKey::from_der(der).map_err(|e| e.to_string())?
+        }
+    };
     Ok(RsaSigner(key))
 }
 
@@ -397,9 +417,10 @@ fn instance_from(v: &Value, pre: &Value) -> R<Instance> {
     let state = state_from(&pre["State"])?;
     let proposer = testingutils::testing_proposer(state.height);
     let start_value = opt_bytes(&pre["StartValue"])?;
+    let force_stopped = pre["forceStop"].as_bool().unwrap_or(false);
     Ok(Instance::from_data(
         config(v, proposer)?,
-        InstanceData { state, start_value, force_stopped: false, started: true, timer: None },
+        InstanceData { state, start_value, force_stopped, started: true, timer: None },
     ))
 }
 
@@ -586,10 +607,16 @@ fn controller(v: &Value, sc: &Path) -> R {
 }
 
 fn create_msg(v: &Value) -> R {
-    let committee = if v["CommitteeMember"].is_object() {
-        committee_from(&v["CommitteeMember"])?
-    } else {
-        return Err("no CommitteeMember".into());
+    // The file's CommitteeMember is blanked by the Go generator; the message only needs the
+    // signer and the membership of `TestingCommitteeMember(Testing4SharesSet())` (operator
+    // 1 of 1..=4, f = 1) to pick the round change's prepare justification.
+    let committee = CommitteeMember {
+        operator_id: 1,
+        committee_id: [0; 32],
+        public_key: Vec::new(),
+        faulty_nodes: 1,
+        committee: (1..=4).map(|id| Operator { operator_id: id, public_key: Vec::new() }).collect(),
+        domain_type: DomainType::JATO_TESTNET,
     };
     let round = u64_of(&v["Round"]);
     let root: [u8; 32] = hex::decode(v["Value"].as_str().unwrap_or_default())
