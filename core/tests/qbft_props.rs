@@ -12,13 +12,17 @@
 //!   at most 100 ms after a chaotic first 20 s), every honest member decides;
 //! - a rejected input leaves the controller's state unchanged.
 
+// A test harness, not the core: it times itself and reads replay knobs
+// (`QBFT_PROP_CASES`, and `N`/`SEED`/`QBFT_DEBUG` for the ignored `debug_case`).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use quickcheck::{QuickCheck, TestResult};
 use ssv_core::qbft::{
-    hash_data_root, CommitteeMember, Controller, ControllerInput, FakeSignatures, NonEmptyValue, Operator,
-    Output, ProcessingMessage, QbftConfig, RoundRobinProposer, SpecTimeouts, UnixMillis,
+    CommitteeMember, Controller, ControllerInput, FakeSignatures, NonEmptyValue, Operator, Output,
+    ProcessingMessage, QbftConfig, RoundRobinProposer, SpecTimeouts, UnixMillis, hash_data_root,
 };
 use ssv_core::types::{DomainType, SignedSsvMessage};
 
@@ -65,7 +69,9 @@ fn committee(n: u64, me: u64) -> CommitteeMember {
         committee_id: [0; 32],
         public_key: public_key(me),
         faulty_nodes: (n - 1) / 3,
-        committee: (1..=n).map(|id| Operator { operator_id: id, public_key: public_key(id) }).collect(),
+        committee: (1..=n)
+            .map(|id| Operator { operator_id: id, public_key: public_key(id) })
+            .collect(),
         domain_type: DomainType::JATO_TESTNET,
     }
 }
@@ -136,7 +142,7 @@ fn offer(
 ) -> Result<bool, String> {
     use ssv_core::qbft::QbftError;
     // Snapshotting costs more than the step itself; check one step in 16.
-    let before = (msg.ssv_message.data.len() % 16 == 0).then(|| c.data());
+    let before = msg.ssv_message.data.len().is_multiple_of(16).then(|| c.data());
     match c.handle(now, ControllerInput::Message(msg.clone()), out) {
         Ok(()) => Ok(true),
         Err(e) => {
@@ -191,7 +197,8 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
             let value = vec![id as u8, r as u8, 0xAB, (seed & 0xff) as u8];
             start_values.push(value.clone());
             let mut out = Vec::new();
-            c.handle(0, ControllerInput::Start { height, value }, &mut out).map_err(|e| e.to_string())?;
+            c.handle(0, ControllerInput::Start { height, value }, &mut out)
+                .map_err(|e| e.to_string())?;
             outs.push((id, r, out));
             replicas.push(c);
         }
@@ -216,7 +223,8 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
                             }
                             let copies = if rng.chance(10) { 2 } else { 1 };
                             for _ in 0..copies {
-                                let delay = if now < CHAOS_MS { rng.below(5_000) } else { rng.below(100) };
+                                let delay =
+                                    if now < CHAOS_MS { rng.below(5_000) } else { rng.below(100) };
                                 seq += 1;
                                 queue.insert((now + delay, seq), (to, msg.clone()));
                             }
@@ -226,10 +234,10 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
                         verify_decided(n, &d.aggregated_commit, &d.value)?;
                         let m = members.get_mut(&from).ok_or("unknown member")?;
                         if m.kind == Kind::Honest {
-                            if let Some(prev) = &m.decided {
-                                if prev != &d.value {
-                                    return Err("a member decided twice, differently".into());
-                                }
+                            if let Some(prev) = &m.decided
+                                && prev != &d.value
+                            {
+                                return Err("a member decided twice, differently".into());
                             }
                             m.decided = Some(d.value);
                         }
@@ -242,11 +250,16 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
     };
     dispatch(now, &mut outs, &mut members, &mut queue, &mut rng)?;
     loop {
-        let honest_done = members.values().filter(|m| m.kind == Kind::Honest).all(|m| m.decided.is_some());
+        let honest_done =
+            members.values().filter(|m| m.kind == Kind::Honest).all(|m| m.decided.is_some());
         if honest_done {
             break;
         }
-        let next_timer = members.values().flat_map(|m| m.replicas.iter()).filter_map(Controller::poll_timeout).min();
+        let next_timer = members
+            .values()
+            .flat_map(|m| m.replicas.iter())
+            .filter_map(Controller::poll_timeout)
+            .min();
         let next_msg = queue.keys().next().map(|k| k.0);
         let next = match (next_timer, next_msg) {
             (Some(t), Some(m)) => t.min(m),
@@ -258,8 +271,19 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
             if std::env::var("QBFT_DEBUG").is_ok() {
                 for (id, m) in &members {
                     for c in &m.replicas {
-                        let st = c.instances().first().map(|i| (i.state().round, i.state().decided, i.state().last_prepared_round, i.state().proposal_accepted_for_current_round.is_some()));
-                        eprintln!("member {id} {:?} faulty={} state={st:?}", m.decided.is_some(), m.kind != Kind::Honest);
+                        let st = c.instances().first().map(|i| {
+                            (
+                                i.state().round,
+                                i.state().decided,
+                                i.state().last_prepared_round,
+                                i.state().proposal_accepted_for_current_round.is_some(),
+                            )
+                        });
+                        eprintln!(
+                            "member {id} {:?} faulty={} state={st:?}",
+                            m.decided.is_some(),
+                            m.kind != Kind::Honest
+                        );
                     }
                 }
             }
@@ -288,7 +312,8 @@ fn run_case(n: u64, seed: u64) -> Result<(), String> {
                     c.handle(now, ControllerInput::Timeout, &mut out).map_err(|e| e.to_string())?;
                     // A second timeout at the same instant must do nothing.
                     let mut again = Vec::new();
-                    c.handle(now, ControllerInput::Timeout, &mut again).map_err(|e| e.to_string())?;
+                    c.handle(now, ControllerInput::Timeout, &mut again)
+                        .map_err(|e| e.to_string())?;
                     if !again.is_empty() {
                         return Err("a repeated timeout produced output".into());
                     }

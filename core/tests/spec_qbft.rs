@@ -22,12 +22,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use ssv_core::error::SpecError;
 use ssv_core::qbft::{
-    hash_data_root, CommitteeMember, Controller, ControllerData, ControllerInput, FixedProposer, Instance,
-    InstanceData, InstanceInput, MsgContainer, Operator, Output, ProcessingMessage, QbftConfig, RsaSigner,
-    RsaVerifier, RoundRobinProposer, ProposerSelection, SpecTimeouts, State,
+    CommitteeMember, Controller, ControllerData, ControllerInput, FixedProposer, Instance,
+    InstanceData, InstanceInput, MsgContainer, Operator, Output, ProcessingMessage,
+    ProposerSelection, QbftConfig, RoundRobinProposer, RsaSigner, RsaVerifier, SpecTimeouts, State,
+    hash_data_root,
 };
 use ssv_core::types::{DomainType, QbftMessage, SignedSsvMessage};
 use ssv_fixtures::spec_json::{QbftMessageJson, SignedSsvMessageJson};
@@ -52,8 +53,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_file(path: &Path, sc: &Path) -> R {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let v: Value = ssv_fixtures::read_json(path).map_err(|e| e.to_string())?;
     let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
     let kind = file.split('_').next().unwrap_or_default();
     match kind {
@@ -73,7 +73,9 @@ fn b64(v: &Value) -> R<Vec<u8>> {
     use base64::Engine;
     match v {
         Value::Null => Ok(Vec::new()),
-        Value::String(s) => base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string()),
+        Value::String(s) => {
+            base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string())
+        }
         other => Err(format!("not base64: {other}")),
     }
 }
@@ -96,10 +98,17 @@ fn committee_from(v: &Value) -> R<CommitteeMember> {
         .as_array()
         .ok_or("no Committee")?
         .iter()
-        .map(|o| Ok(Operator { operator_id: u64_of(&o["OperatorID"]), public_key: b64(&o["SSVOperatorPubKey"])? }))
+        .map(|o| {
+            Ok(Operator {
+                operator_id: u64_of(&o["OperatorID"]),
+                public_key: b64(&o["SSVOperatorPubKey"])?,
+            })
+        })
         .collect::<R<Vec<_>>>()?;
-    let cid = hex::decode(v["CommitteeID"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
-    let domain = hex::decode(v["DomainType"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let cid =
+        hex::decode(v["CommitteeID"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let domain =
+        hex::decode(v["DomainType"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
     Ok(CommitteeMember {
         operator_id: u64_of(&v["OperatorID"]),
         committee_id: cid.try_into().unwrap_or([0; 32]),
@@ -115,7 +124,10 @@ fn container_from(v: &Value) -> R<MsgContainer> {
     if let Some(map) = v["Msgs"].as_object() {
         for (_, msgs) in map {
             for m in msgs.as_array().into_iter().flatten() {
-                c.add(ProcessingMessage::new(signed(&m["SignedMessage"])?).map_err(|e| e.to_string())?);
+                c.add(
+                    ProcessingMessage::new(signed(&m["SignedMessage"])?)
+                        .map_err(|e| e.to_string())?,
+                );
             }
         }
     }
@@ -164,7 +176,11 @@ enum J {
 impl J {
     fn bytes(b: &[u8]) -> J {
         use base64::Engine;
-        if b.is_empty() { J::Null } else { J::Str(base64::engine::general_purpose::STANDARD.encode(b)) }
+        if b.is_empty() {
+            J::Null
+        } else {
+            J::Str(base64::engine::general_purpose::STANDARD.encode(b))
+        }
     }
 
     fn opt_bytes(b: &Option<Vec<u8>>) -> J {
@@ -236,7 +252,12 @@ fn go_committee(c: &CommitteeMember) -> J {
             J::Arr(
                 c.committee
                     .iter()
-                    .map(|o| J::Obj(vec![("OperatorID", J::Num(o.operator_id)), ("SSVOperatorPubKey", J::bytes(&o.public_key))]))
+                    .map(|o| {
+                        J::Obj(vec![
+                            ("OperatorID", J::Num(o.operator_id)),
+                            ("SSVOperatorPubKey", J::bytes(&o.public_key)),
+                        ])
+                    })
                     .collect(),
             ),
         ),
@@ -274,7 +295,10 @@ fn go_qbft(m: &QbftMessage) -> J {
         ("PrepareJustification", J::Arr(m.prepare_justification.iter().map(|j| e(j)).collect())),
         ("Root", J::Str(hex::encode(m.root))),
         ("Round", J::Num(m.round)),
-        ("RoundChangeJustification", J::Arr(m.round_change_justification.iter().map(|j| e(j)).collect())),
+        (
+            "RoundChangeJustification",
+            J::Arr(m.round_change_justification.iter().map(|j| e(j)).collect()),
+        ),
     ])
 }
 
@@ -284,8 +308,11 @@ fn go_processing(m: &ProcessingMessage) -> J {
 
 fn go_container(c: &MsgContainer) -> J {
     // Go sorts map keys as strings.
-    let mut entries: Vec<(String, J)> =
-        c.msgs.iter().map(|(r, msgs)| (r.to_string(), J::Arr(msgs.iter().map(go_processing).collect()))).collect();
+    let mut entries: Vec<(String, J)> = c
+        .msgs
+        .iter()
+        .map(|(r, msgs)| (r.to_string(), J::Arr(msgs.iter().map(go_processing).collect())))
+        .collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     J::Obj(vec![("Msgs", J::Map(entries))])
 }
@@ -298,7 +325,10 @@ fn go_state(s: &State) -> J {
         ("Height", J::Num(s.height)),
         ("LastPreparedRound", J::Num(s.last_prepared_round)),
         ("LastPreparedValue", J::opt_bytes(&s.last_prepared_value)),
-        ("ProposalAcceptedForCurrentRound", s.proposal_accepted_for_current_round.as_ref().map_or(J::Null, go_processing)),
+        (
+            "ProposalAcceptedForCurrentRound",
+            s.proposal_accepted_for_current_round.as_ref().map_or(J::Null, go_processing),
+        ),
         ("Decided", J::Bool(s.decided)),
         ("DecidedValue", J::opt_bytes(&s.decided_value)),
         ("ProposeContainer", go_container(&s.propose_container)),
@@ -340,7 +370,9 @@ fn normalize(v: &Value) -> Value {
         Value::String(s) if s.is_empty() => Value::Null,
         Value::Array(a) if a.is_empty() => Value::Null,
         Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), normalize(x))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), normalize(x))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -427,7 +459,10 @@ fn instance_from(v: &Value, pre: &Value) -> R<Instance> {
 fn code_of(err: &Option<ssv_core::qbft::QbftError>) -> R<u64> {
     match err {
         None => Ok(0),
-        Some(e) => e.code().map(|c| u64::from(c.as_u16())).ok_or_else(|| format!("error without spec code: {e}")),
+        Some(e) => e
+            .code()
+            .map(|c| u64::from(c.as_u16()))
+            .ok_or_else(|| format!("error without spec code: {e}")),
     }
 }
 
@@ -448,18 +483,25 @@ fn check_timer(expected: &Value, outputs: &[Output]) -> R {
     if expected.is_null() {
         return Ok(());
     }
-    let sets: Vec<u64> =
-        outputs.iter().filter_map(|o| if let Output::TimerSet { round, .. } = o { Some(*round) } else { None }).collect();
+    let sets: Vec<u64> = outputs
+        .iter()
+        .filter_map(|o| if let Output::TimerSet { round, .. } = o { Some(*round) } else { None })
+        .collect();
     let (count, round) = (sets.len() as u64, sets.last().copied().unwrap_or(0));
     let (want_count, want_round) = (u64_of(&expected["Timeouts"]), u64_of(&expected["Round"]));
     if (count, round) != (want_count, want_round) {
-        return Err(format!("timer: {count} timeouts, round {round}; want {want_count}, round {want_round}"));
+        return Err(format!(
+            "timer: {count} timeouts, round {round}; want {want_count}, round {want_round}"
+        ));
     }
     Ok(())
 }
 
 fn broadcasts(outputs: &[Output]) -> Vec<&SignedSsvMessage> {
-    outputs.iter().filter_map(|o| if let Output::Broadcast(m) = o { Some(m) } else { None }).collect()
+    outputs
+        .iter()
+        .filter_map(|o| if let Output::Broadcast(m) = o { Some(m) } else { None })
+        .collect()
 }
 
 fn verify_all(msgs: &[&SignedSsvMessage], committee: &CommitteeMember) -> R {
@@ -485,7 +527,11 @@ fn compare_outputs(expected: &Value, got: &[&SignedSsvMessage]) -> R {
     }
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
         if w.tree_hash_root() != g.tree_hash_root() {
-            return Err(format!("output {i} root differs:\n got {:?}\nwant {:?}", decode(g), decode(w)));
+            return Err(format!(
+                "output {i} root differs:\n got {:?}\nwant {:?}",
+                decode(g),
+                decode(w)
+            ));
         }
     }
     Ok(())
@@ -493,7 +539,12 @@ fn compare_outputs(expected: &Value, got: &[&SignedSsvMessage]) -> R {
 
 fn decode(m: &SignedSsvMessage) -> String {
     match QbftMessage::from_ssz_bytes(&m.ssv_message.data) {
-        Ok(q) => format!("{} signers {:?} full {}", serde_json::to_string(&QbftMessageJson::from(&q)).unwrap_or_default(), m.operator_ids.to_vec(), m.full_data.len()),
+        Ok(q) => format!(
+            "{} signers {:?} full {}",
+            serde_json::to_string(&QbftMessageJson::from(&q)).unwrap_or_default(),
+            m.operator_ids.to_vec(),
+            m.full_data.len()
+        ),
         Err(_) => "undecodable".into(),
     }
 }
@@ -515,7 +566,8 @@ fn msg_processing(v: &Value, sc: &Path) -> R {
     verify_all(&sent, &inst.state().committee)?;
     compare_outputs(&v["OutputMessages"], &sent)?;
     let name = v["Name"].as_str().unwrap_or_default();
-    let path = sc.join("tests_MsgProcessingSpecTest").join(format!("qbft message processing {name}.json"));
+    let path =
+        sc.join("tests_MsgProcessingSpecTest").join(format!("qbft message processing {name}.json"));
     let expected: Value = ssv_fixtures::read_json(&path).map_err(|e| e.to_string())?;
     compare_json("post-state", &go_state(inst.state()).to_value(), &expected)?;
     check_post_root(&v["PostRoot"], inst.state())
@@ -601,7 +653,11 @@ fn controller(v: &Value, sc: &Path) -> R {
             }
         }
         let want_state = expected.get(i).ok_or("missing state comparison")?;
-        compare_json(&format!("run {i} controller post-state"), &go_controller(&contr.data()).to_value(), want_state)?;
+        compare_json(
+            &format!("run {i} controller post-state"),
+            &go_controller(&contr.data()).to_value(),
+            want_state,
+        )?;
     }
     check_code(&v["ExpectedErrorCode"], &last_err)
 }
@@ -634,15 +690,27 @@ fn create_msg(v: &Value) -> R {
         state.last_prepared_round = first.round();
         state.last_prepared_value = Some(state_value.clone());
         for p in &prepares {
-            state.prepare_container.add_first_for_signer_and_round(ProcessingMessage::new(p.clone()).map_err(|e| e.to_string())?);
+            state.prepare_container.add_first_for_signer_and_round(
+                ProcessingMessage::new(p.clone()).map_err(|e| e.to_string())?,
+            );
         }
     }
     let inst = Instance::from_data(
         config(v, 1)?,
-        InstanceData { state, start_value: None, force_stopped: false, started: false, timer: None },
+        InstanceData {
+            state,
+            start_value: None,
+            force_stopped: false,
+            started: false,
+            timer: None,
+        },
     );
     let created = match kind {
-        "createProposal" => inst.create_proposal(&state_value, &rcs.iter().collect::<Vec<_>>(), &prepares.iter().collect::<Vec<_>>()),
+        "createProposal" => inst.create_proposal(
+            &state_value,
+            &rcs.iter().collect::<Vec<_>>(),
+            &prepares.iter().collect::<Vec<_>>(),
+        ),
         "CreatePrepare" => inst.create_prepare(round, root),
         "CreateCommit" => inst.create_commit(root),
         "CreateRoundChange" => inst.create_round_change(1),
@@ -664,24 +732,32 @@ fn msg_spec(v: &Value) -> R {
     let encoded = v["EncodedMessages"].as_array().cloned().unwrap_or_default();
     let roots = v["ExpectedRoots"].as_array().cloned().unwrap_or_default();
     for (i, m) in v["Messages"].as_array().into_iter().flatten().enumerate() {
-        let j: SignedSsvMessageJson = serde_json::from_value(m.clone()).map_err(|e| e.to_string())?;
+        let j: SignedSsvMessageJson =
+            serde_json::from_value(m.clone()).map_err(|e| e.to_string())?;
         if let Err(e) = j.validate() {
-            last_code = e.code().map(|c| u64::from(c.as_u16())).ok_or("validation error without code")?;
+            last_code =
+                e.code().map(|c| u64::from(c.as_u16())).ok_or("validation error without code")?;
             continue;
         }
         let msg = j.to_core().map_err(|e| e.to_string())?;
         let pm = ProcessingMessage::new(msg.clone()).map_err(|e| format!("message {i}: {e}"))?;
         if let Err(e) = pm.validate() {
-            last_code = e.code().map(|c| u64::from(c.as_u16())).ok_or("validation error without code")?;
+            last_code =
+                e.code().map(|c| u64::from(c.as_u16())).ok_or("validation error without code")?;
             continue;
         }
-        if let Some(enc) = encoded.get(i) {
-            if b64(enc)? != msg.as_ssz_bytes() {
-                return Err(format!("message {i}: encoding differs"));
-            }
+        if let Some(enc) = encoded.get(i)
+            && b64(enc)? != msg.as_ssz_bytes()
+        {
+            return Err(format!("message {i}: encoding differs"));
         }
         if let Some(root) = roots.get(i) {
-            let want: Vec<u8> = root.as_array().ok_or("root not an array")?.iter().map(|b| u64_of(b) as u8).collect();
+            let want: Vec<u8> = root
+                .as_array()
+                .ok_or("root not an array")?
+                .iter()
+                .map(|b| u64_of(b) as u8)
+                .collect();
             if want != msg.tree_hash_root().0.to_vec() {
                 return Err(format!("message {i}: root differs"));
             }

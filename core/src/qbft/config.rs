@@ -78,10 +78,7 @@ impl ProposerSelection for RoundRobinProposer {
         let n = committee.len() as u64;
         let Some(first) = state.height.checked_rem(n) else { return 0 };
         let index = first.wrapping_add(round).wrapping_sub(1).checked_rem(n).unwrap_or(0);
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| committee.get(i))
-            .map_or(0, |o| o.operator_id)
+        usize::try_from(index).ok().and_then(|i| committee.get(i)).map_or(0, |o| o.operator_id)
     }
 }
 
@@ -193,8 +190,9 @@ impl RoundTimeoutPolicy for SlotRelativeTimeouts {
         let additional_ms = if round <= QUICK_TIMEOUT_ROUND_MAX {
             round.saturating_mul(QUICK_TIMEOUT_MS)
         } else {
-            (QUICK_TIMEOUT_ROUND_MAX * QUICK_TIMEOUT_MS)
-                .saturating_add(round.saturating_sub(QUICK_TIMEOUT_ROUND_MAX).saturating_mul(SLOW_TIMEOUT_MS))
+            (QUICK_TIMEOUT_ROUND_MAX * QUICK_TIMEOUT_MS).saturating_add(
+                round.saturating_sub(QUICK_TIMEOUT_ROUND_MAX).saturating_mul(SLOW_TIMEOUT_MS),
+            )
         };
         self.genesis_ms
             .saturating_add(height.saturating_mul(self.slot_ms))
@@ -269,7 +267,9 @@ pub struct QbftConfig {
 
 impl std::fmt::Debug for QbftConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QbftConfig").field("cut_off_round", &self.cut_off_round).finish_non_exhaustive()
+        f.debug_struct("QbftConfig")
+            .field("cut_off_round", &self.cut_off_round)
+            .finish_non_exhaustive()
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::message::ProcessingMessage;
 use super::Round;
+use super::message::ProcessingMessage;
 use crate::types::{OperatorId, Root};
 
 /// Messages by round, in arrival order within a round.

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{CommitteeMember, QbftConfig};
 use super::error::QbftError;
-use super::instance::{base_commit_validation, Instance, InstanceData};
-use super::message::{hash_data_root, ProcessingMessage};
+use super::instance::{Instance, InstanceData, base_commit_validation};
+use super::message::{ProcessingMessage, hash_data_root};
 use super::{Decided, Output, UnixMillis};
 use crate::types::{Height, QbftMessageType, SignedSsvMessage};
 
@@ -83,9 +83,18 @@ impl Controller {
 
     /// Restores a controller from a snapshot.
     pub fn from_data(config: Arc<QbftConfig>, data: ControllerData) -> Self {
-        let instances =
-            data.stored_instances.into_iter().map(|d| Instance::from_data(Arc::clone(&config), d)).collect();
-        Self { config, identifier: data.identifier, height: data.height, instances, committee: data.committee }
+        let instances = data
+            .stored_instances
+            .into_iter()
+            .map(|d| Instance::from_data(Arc::clone(&config), d))
+            .collect();
+        Self {
+            config,
+            identifier: data.identifier,
+            height: data.height,
+            instances,
+            committee: data.committee,
+        }
     }
 
     /// A snapshot of the whole controller.
@@ -127,9 +136,16 @@ impl Controller {
     ///
     /// # Errors
     /// The spec's rejection, with its code.
-    pub fn handle(&mut self, now: UnixMillis, input: ControllerInput, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    pub fn handle(
+        &mut self,
+        now: UnixMillis,
+        input: ControllerInput,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         match input {
-            ControllerInput::Start { height, value } => self.start_new_instance(now, height, value, out),
+            ControllerInput::Start { height, value } => {
+                self.start_new_instance(now, height, value, out)
+            }
             ControllerInput::Message(signed) => self.process_msg(now, signed, out),
             ControllerInput::Timeout => {
                 for inst in &mut self.instances {
@@ -157,8 +173,12 @@ impl Controller {
             return Err(QbftError::InstanceAlreadyRunning);
         }
         self.height = height;
-        let mut inst =
-            Instance::new(Arc::clone(&self.config), self.committee.clone(), self.identifier.clone(), height);
+        let mut inst = Instance::new(
+            Arc::clone(&self.config),
+            self.committee.clone(),
+            self.identifier.clone(),
+            height,
+        );
         let started = inst.start(now, value, out);
         self.store(inst);
         for other in &mut self.instances {
@@ -171,12 +191,21 @@ impl Controller {
 
     /// Inserts before the first lower height (`addNewInstance`), then enforces the cap.
     fn store(&mut self, inst: Instance) {
-        let at = self.instances.iter().position(|i| i.height() < inst.height()).unwrap_or(self.instances.len());
+        let at = self
+            .instances
+            .iter()
+            .position(|i| i.height() < inst.height())
+            .unwrap_or(self.instances.len());
         self.instances.insert(at, inst);
         self.instances.truncate(STORED_INSTANCES_MAX);
     }
 
-    fn process_msg(&mut self, now: UnixMillis, signed: SignedSsvMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn process_msg(
+        &mut self,
+        now: UnixMillis,
+        signed: SignedSsvMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         let msg = ProcessingMessage::new(signed)?;
         if msg.qbft.identifier.as_ref() as &[u8] != self.identifier.as_slice() {
             return Err(QbftError::MessageIdentifierInvalid);
@@ -189,7 +218,11 @@ impl Controller {
         if not_started || height > self.height {
             return Err(QbftError::FutureMessage);
         }
-        let inst = self.instances.iter_mut().find(|i| i.height() == height).ok_or(QbftError::InstanceNotFound)?;
+        let inst = self
+            .instances
+            .iter_mut()
+            .find(|i| i.height() == height)
+            .ok_or(QbftError::InstanceNotFound)?;
         if inst.state().decided {
             return Err(QbftError::SkipConsensusMessageAsInstanceIsDecided);
         }
@@ -208,12 +241,17 @@ impl Controller {
     }
 
     fn is_decided_msg(&self, msg: &ProcessingMessage) -> bool {
-        self.committee.has_quorum(msg.signers().len()) && msg.msg_type() == Some(QbftMessageType::Commit)
+        self.committee.has_quorum(msg.signers().len())
+            && msg.msg_type() == Some(QbftMessageType::Commit)
     }
 
     /// `UponDecided`: verify the decided message, record it, bump the height if it is
     /// from the future, and report it the first time the height decides.
-    fn upon_decided(&mut self, msg: ProcessingMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn upon_decided(
+        &mut self,
+        msg: ProcessingMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         base_commit_validation(&msg, msg.qbft.height, &self.committee)?;
         msg.verify(&self.config, &self.committee)?;
         if hash_data_root(msg.full_data()) != msg.qbft.root {
@@ -226,8 +264,12 @@ impl Controller {
         let mut prev_decided = false;
         match self.instances.iter_mut().find(|i| i.height() == height) {
             None => {
-                let mut inst =
-                    Instance::new(Arc::clone(&self.config), self.committee.clone(), self.identifier.clone(), height);
+                let mut inst = Instance::new(
+                    Arc::clone(&self.config),
+                    self.committee.clone(),
+                    self.identifier.clone(),
+                    height,
+                );
                 let data = inst.data_mut();
                 data.state.round = round;
                 data.state.decided = true;
@@ -244,7 +286,8 @@ impl Controller {
             }
             Some(inst) => {
                 prev_decided = true;
-                let (signers, _) = inst.state().commit_container.longest_unique_signers(round, &msg.qbft.root);
+                let (signers, _) =
+                    inst.state().commit_container.longest_unique_signers(round, &msg.qbft.root);
                 if msg.signers().len() > signers.len() {
                     inst.data_mut().state.commit_container.add(msg.clone());
                 }
@@ -254,7 +297,12 @@ impl Controller {
             self.height = height;
         }
         if !prev_decided {
-            out.push(Output::Decided(Decided { height, round, value, aggregated_commit: msg.signed }));
+            out.push(Output::Decided(Decided {
+                height,
+                round,
+                value,
+                aggregated_commit: msg.signed,
+            }));
         }
         Ok(())
     }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::config::{CommitteeMember, QbftConfig};
-use super::container::{unique_signers, MsgContainer};
+use super::container::{MsgContainer, unique_signers};
 use super::error::QbftError;
-use super::message::{hash_data_root, sign_message, ProcessingMessage, Unsigned};
-use super::{Decided, Output, Round, UnixMillis, FIRST_ROUND, NO_ROUND};
+use super::message::{ProcessingMessage, Unsigned, hash_data_root, sign_message};
+use super::{Decided, FIRST_ROUND, NO_ROUND, Output, Round, UnixMillis};
 use crate::types::{Height, OperatorId, QbftMessageType, Root, SignedSsvMessage};
 
 /// The spec's instance state (`qbft.State`): what the vectors' post-states describe.
@@ -125,7 +125,12 @@ pub struct Instance {
 
 impl Instance {
     /// A new, not yet started instance at `height` (round 1).
-    pub fn new(config: Arc<QbftConfig>, committee: CommitteeMember, id: Vec<u8>, height: Height) -> Self {
+    pub fn new(
+        config: Arc<QbftConfig>,
+        committee: CommitteeMember,
+        id: Vec<u8>,
+        height: Height,
+    ) -> Self {
         Self::from_data(
             config,
             InstanceData {
@@ -185,7 +190,12 @@ impl Instance {
 
     /// Starts the instance with `value` (`Start`): round 1, its timer, and a proposal if
     /// this operator leads round 1. A second call does nothing.
-    pub fn start(&mut self, now: UnixMillis, value: Vec<u8>, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    pub fn start(
+        &mut self,
+        now: UnixMillis,
+        value: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         if self.data.started {
             return Ok(());
         }
@@ -208,7 +218,12 @@ impl Instance {
     ///
     /// # Errors
     /// The spec's rejection of the input, with its code.
-    pub fn handle(&mut self, now: UnixMillis, input: InstanceInput, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    pub fn handle(
+        &mut self,
+        now: UnixMillis,
+        input: InstanceInput,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         match input {
             InstanceInput::Message(signed) => {
                 let msg = ProcessingMessage::new(signed)?;
@@ -227,14 +242,16 @@ impl Instance {
     ///
     /// # Errors
     /// [`QbftError::TimeoutInstance`] when the instance is stopped.
-    pub fn on_round_timeout(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    pub fn on_round_timeout(
+        &mut self,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         if !self.can_process_messages() {
             return Err(QbftError::TimeoutInstance);
         }
         let new_round = self.data.state.round.saturating_add(1);
-        let result = self
-            .create_round_change(new_round)
-            .and_then(|rc| self.broadcast(rc, out));
+        let result = self.create_round_change(new_round).and_then(|rc| self.broadcast(rc, out));
         // The spec applies these in a `defer`, so they happen even when broadcasting failed.
         self.data.state.round = new_round;
         self.data.state.proposal_accepted_for_current_round = None;
@@ -296,7 +313,13 @@ impl Instance {
                     .proposal_accepted_for_current_round
                     .as_ref()
                     .ok_or(QbftError::NoProposalForCurrentRound)?;
-                valid_prepare_ignore_signature(msg, state.height, state.round, &proposal.qbft.root, &state.committee)
+                valid_prepare_ignore_signature(
+                    msg,
+                    state.height,
+                    state.round,
+                    &proposal.qbft.root,
+                    &state.committee,
+                )
             }
             Some(QbftMessageType::Commit) => {
                 let proposal = state
@@ -305,9 +328,12 @@ impl Instance {
                     .ok_or(QbftError::NoProposalForCurrentRound)?;
                 validate_commit(msg, state.height, state.round, proposal, &state.committee)
             }
-            Some(QbftMessageType::RoundChange) => {
-                self.valid_round_change_ignore_signature(msg, state.height, msg.round(), msg.full_data())
-            }
+            Some(QbftMessageType::RoundChange) => self.valid_round_change_ignore_signature(
+                msg,
+                state.height,
+                msg.round(),
+                msg.full_data(),
+            ),
             None => Err(QbftError::MessageTypeInvalid),
         }
     }
@@ -337,7 +363,13 @@ impl Instance {
         }
         let round_changes = msg.round_change_justifications()?;
         let prepares = msg.prepare_justifications()?;
-        self.is_proposal_justification(&round_changes, &prepares, state.height, msg.round(), msg.full_data())?;
+        self.is_proposal_justification(
+            &round_changes,
+            &prepares,
+            state.height,
+            msg.round(),
+            msg.full_data(),
+        )?;
         if (state.proposal_accepted_for_current_round.is_none() && msg.round() == state.round)
             || msg.round() > state.round
         {
@@ -379,8 +411,13 @@ impl Instance {
             return Err(QbftError::NotHighestPrepared);
         }
         for pm in prepares {
-            self.valid_prepare_verify_signature(pm, height, highest.qbft.data_round, &highest.qbft.root)
-                .map_err(|_| QbftError::PrepareMessageInvalid)?;
+            self.valid_prepare_verify_signature(
+                pm,
+                height,
+                highest.qbft.data_round,
+                &highest.qbft.root,
+            )
+            .map_err(|_| QbftError::PrepareMessageInvalid)?;
         }
         Ok(())
     }
@@ -428,7 +465,12 @@ impl Instance {
             let root = hash_data_root(full_data);
             let prepares = msg.round_change_justifications()?;
             for pm in &prepares {
-                self.valid_prepare_verify_signature(pm, state.height, msg.qbft.data_round, &msg.qbft.root)?;
+                self.valid_prepare_verify_signature(
+                    pm,
+                    state.height,
+                    msg.qbft.data_round,
+                    &msg.qbft.root,
+                )?;
             }
             if root != msg.qbft.root {
                 return Err(QbftError::RootHashInvalid);
@@ -456,7 +498,12 @@ impl Instance {
 
     // ---- transitions ------------------------------------------------------------------
 
-    fn upon_proposal(&mut self, now: UnixMillis, msg: ProcessingMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn upon_proposal(
+        &mut self,
+        now: UnixMillis,
+        msg: ProcessingMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         if !self.data.state.propose_container.add_first_for_signer_and_round(msg.clone()) {
             return Ok(());
         }
@@ -473,14 +520,21 @@ impl Instance {
         self.broadcast(prepare, out)
     }
 
-    fn upon_prepare(&mut self, msg: ProcessingMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn upon_prepare(
+        &mut self,
+        msg: ProcessingMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         let state = &mut self.data.state;
         let round = state.round;
-        let had_quorum = state.committee.has_quorum(unique_signers(state.prepare_container.for_round(round)));
+        let had_quorum =
+            state.committee.has_quorum(unique_signers(state.prepare_container.for_round(round)));
         if !state.prepare_container.add_first_for_signer_and_round(msg) {
             return Ok(());
         }
-        if had_quorum || !state.committee.has_quorum(unique_signers(state.prepare_container.for_round(round))) {
+        if had_quorum
+            || !state.committee.has_quorum(unique_signers(state.prepare_container.for_round(round)))
+        {
             return Ok(());
         }
         let Some(proposal) = state.proposal_accepted_for_current_round.as_ref() else {
@@ -493,7 +547,11 @@ impl Instance {
         self.broadcast(commit, out)
     }
 
-    fn upon_commit(&mut self, msg: ProcessingMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn upon_commit(
+        &mut self,
+        msg: ProcessingMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         let (round, root) = (msg.round(), msg.qbft.root);
         let state = &mut self.data.state;
         if !state.commit_container.add_first_for_signer_and_round(msg) {
@@ -519,22 +577,34 @@ impl Instance {
         Ok(())
     }
 
-    fn upon_round_change(&mut self, now: UnixMillis, msg: ProcessingMessage, out: &mut Vec<Output>) -> Result<(), QbftError> {
+    fn upon_round_change(
+        &mut self,
+        now: UnixMillis,
+        msg: ProcessingMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), QbftError> {
         let msg_round = msg.round();
         let state = &mut self.data.state;
-        let had_quorum =
-            state.committee.has_quorum(unique_signers(state.round_change_container.for_round(msg_round)));
+        let had_quorum = state
+            .committee
+            .has_quorum(unique_signers(state.round_change_container.for_round(msg_round)));
         if !state.round_change_container.add_first_for_signer_and_round(msg) {
             return Ok(());
         }
         if had_quorum {
             return Ok(());
         }
-        if let Some((justified, value)) = self.proposal_justification_for_leading_round(msg_round)? {
+        if let Some((justified, value)) =
+            self.proposal_justification_for_leading_round(msg_round)?
+        {
             let prepares = justified.round_change_justifications()?;
             let state = &self.data.state;
-            let round_changes: Vec<&SignedSsvMessage> =
-                state.round_change_container.for_round(state.round).iter().map(|m| &m.signed).collect();
+            let round_changes: Vec<&SignedSsvMessage> = state
+                .round_change_container
+                .for_round(state.round)
+                .iter()
+                .map(|m| &m.signed)
+                .collect();
             let prepare_refs: Vec<&SignedSsvMessage> = prepares.iter().map(|m| &m.signed).collect();
             let proposal = self.create_proposal_from(&value, round_changes, prepare_refs)?;
             return self.broadcast(proposal, out);
@@ -576,13 +646,23 @@ impl Instance {
                 self.data.start_value.clone().unwrap_or_default()
             };
             let prepares = rc.round_change_justifications()?;
-            if self.is_proposal_justification(round_changes, &prepares, state.height, rc.round(), &value).is_err() {
+            if self
+                .is_proposal_justification(
+                    round_changes,
+                    &prepares,
+                    state.height,
+                    rc.round(),
+                    &value,
+                )
+                .is_err()
+            {
                 continue;
             }
             if self.proposer(rc.round()) != state.committee.operator_id {
                 continue;
             }
-            let current = state.proposal_accepted_for_current_round.is_none() && state.round == round;
+            let current =
+                state.proposal_accepted_for_current_round.is_none() && state.round == round;
             if current || round > state.round {
                 return Ok(Some((rc.clone(), value)));
             }
@@ -641,7 +721,12 @@ impl Instance {
     /// # Errors
     /// An SSZ bound exceeded, or the signer failed.
     pub fn create_prepare(&self, round: Round, root: Root) -> Result<SignedSsvMessage, QbftError> {
-        self.sign(&Unsigned { msg_type: QbftMessageType::Prepare as u64, round, root, ..self.unsigned_base() })
+        self.sign(&Unsigned {
+            msg_type: QbftMessageType::Prepare as u64,
+            round,
+            root,
+            ..self.unsigned_base()
+        })
     }
 
     /// `CreateCommit`: a signed commit of `root` at the state's round.
@@ -680,7 +765,10 @@ impl Instance {
             .prepare_container
             .for_round(lpr)
             .iter()
-            .filter(|m| valid_prepare_ignore_signature(m, state.height, lpr, &root, &state.committee).is_ok())
+            .filter(|m| {
+                valid_prepare_ignore_signature(m, state.height, lpr, &root, &state.committee)
+                    .is_ok()
+            })
             .collect();
         let justification: Vec<&SignedSsvMessage> =
             if state.committee.has_quorum(unique_signers(justification.iter().copied())) {
@@ -782,7 +870,10 @@ fn highest_prepared(round_changes: &[ProcessingMessage]) -> Option<&ProcessingMe
 
 /// One commit carrying every signer of `msgs`, sorted by operator id, with `value` as its
 /// full data (`aggregateCommitMsgs`). The SSV message is the first commit's.
-fn aggregate_commits(msgs: &[&ProcessingMessage], value: &[u8]) -> Result<SignedSsvMessage, QbftError> {
+fn aggregate_commits(
+    msgs: &[&ProcessingMessage],
+    value: &[u8],
+) -> Result<SignedSsvMessage, QbftError> {
     let first = msgs.first().ok_or(QbftError::ZeroCommitMessages)?;
     let mut pairs: Vec<(OperatorId, Vec<u8>)> = Vec::new();
     for m in msgs {
@@ -802,6 +893,7 @@ fn aggregate_commits(msgs: &[&ProcessingMessage], value: &[u8]) -> Result<Signed
             .map_err(|_| QbftError::Encode("aggregated signature"))?,
     )
     .map_err(|_| QbftError::Encode("aggregated signatures"))?;
-    agg.full_data = ssz_types::VariableList::new(value.to_vec()).map_err(|_| QbftError::Encode("full data"))?;
+    agg.full_data =
+        ssz_types::VariableList::new(value.to_vec()).map_err(|_| QbftError::Encode("full data"))?;
     Ok(agg)
 }

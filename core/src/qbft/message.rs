@@ -6,9 +6,9 @@ use sha2::{Digest, Sha256};
 use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 
+use super::Round;
 use super::config::{CommitteeMember, QbftConfig};
 use super::error::QbftError;
-use super::Round;
 use crate::types::{
     MessageId, MsgType, OperatorId, QbftMessage, QbftMessageType, Root, SignedSsvMessage,
     SsvMessage,
@@ -122,12 +122,18 @@ impl ProcessingMessage {
     ///
     /// # Errors
     /// [`QbftError::MessageSignatureInvalid`] for an unknown signer or a bad signature.
-    pub fn verify(&self, config: &QbftConfig, committee: &CommitteeMember) -> Result<(), QbftError> {
+    pub fn verify(
+        &self,
+        config: &QbftConfig,
+        committee: &CommitteeMember,
+    ) -> Result<(), QbftError> {
         let encoded = self.signed.ssv_message.as_ssz_bytes();
         if self.signed.operator_ids.len() != self.signed.signatures.len() {
             return Err(QbftError::MessageSignatureInvalid);
         }
-        for (signer, signature) in self.signed.operator_ids.iter().zip(self.signed.signatures.iter()) {
+        for (signer, signature) in
+            self.signed.operator_ids.iter().zip(self.signed.signatures.iter())
+        {
             let operator = committee.operator(*signer).ok_or(QbftError::MessageSignatureInvalid)?;
             if !config.verifier.verify(&operator.public_key, &encoded, signature) {
                 return Err(QbftError::MessageSignatureInvalid);
@@ -183,7 +189,9 @@ fn decode_justifications<N: typenum::Unsigned>(
     list: &VariableList<VariableList<u8, N>, crate::types::message::MaxSigners>,
 ) -> Result<Vec<SignedSsvMessage>, QbftError> {
     list.iter()
-        .map(|bytes| SignedSsvMessage::from_ssz_bytes(&bytes[..]).map_err(|_| QbftError::DecodeJustification))
+        .map(|bytes| {
+            SignedSsvMessage::from_ssz_bytes(&bytes[..]).map_err(|_| QbftError::DecodeJustification)
+        })
         .collect()
 }
 
@@ -214,7 +222,8 @@ fn justification_list<N: typenum::Unsigned>(
             // Justifications travel without full data (`WithoutFullData`).
             let mut stripped = (*m).clone();
             stripped.full_data = VariableList::default();
-            VariableList::new(stripped.as_ssz_bytes()).map_err(|_| QbftError::Encode("justification"))
+            VariableList::new(stripped.as_ssz_bytes())
+                .map_err(|_| QbftError::Encode("justification"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     VariableList::new(encoded).map_err(|_| QbftError::Encode("justification count"))
@@ -230,7 +239,8 @@ pub(crate) fn sign_message(
         msg_type: u.msg_type,
         height: u.height,
         round: u.round,
-        identifier: VariableList::new(u.identifier.to_vec()).map_err(|_| QbftError::Encode("identifier"))?,
+        identifier: VariableList::new(u.identifier.to_vec())
+            .map_err(|_| QbftError::Encode("identifier"))?,
         root: u.root,
         data_round: u.data_round,
         round_change_justification: justification_list(&u.round_change_justification)?,
@@ -252,8 +262,10 @@ pub(crate) fn sign_message(
             VariableList::new(signature).map_err(|_| QbftError::Encode("signature"))?,
         ])
         .map_err(|_| QbftError::Encode("signatures"))?,
-        operator_ids: VariableList::new(vec![operator_id]).map_err(|_| QbftError::Encode("signers"))?,
+        operator_ids: VariableList::new(vec![operator_id])
+            .map_err(|_| QbftError::Encode("signers"))?,
         ssv_message,
-        full_data: VariableList::new(u.full_data.to_vec()).map_err(|_| QbftError::Encode("full data"))?,
+        full_data: VariableList::new(u.full_data.to_vec())
+            .map_err(|_| QbftError::Encode("full data"))?,
     })
 }

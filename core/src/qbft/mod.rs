@@ -34,16 +34,18 @@ mod instance;
 mod message;
 
 pub use config::{
-    CommitteeMember, FakeSignatures, FixedProposer, NonEmptyValue, Operator, OperatorSigner,
-    ProposerSelection, QbftConfig, RoundRobinProposer, RsaSigner, RsaVerifier, RoundTimeoutPolicy, SignatureVerifier,
-    SlotAnchor, SlotRelativeTimeouts, SpecTimeouts, ValueCheck, CUT_OFF_ROUND, QUICK_TIMEOUT_MS,
-    QUICK_TIMEOUT_ROUND_MAX, SLOW_TIMEOUT_MS,
+    CUT_OFF_ROUND, CommitteeMember, FakeSignatures, FixedProposer, NonEmptyValue, Operator,
+    OperatorSigner, ProposerSelection, QUICK_TIMEOUT_MS, QUICK_TIMEOUT_ROUND_MAX, QbftConfig,
+    RoundRobinProposer, RoundTimeoutPolicy, RsaSigner, RsaVerifier, SLOW_TIMEOUT_MS,
+    SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, SpecTimeouts, ValueCheck,
 };
-pub use container::{unique_signers, MsgContainer};
-pub use controller::{Controller, ControllerData, ControllerInput, FIRST_HEIGHT, STORED_INSTANCES_MAX};
+pub use container::{MsgContainer, unique_signers};
+pub use controller::{
+    Controller, ControllerData, ControllerInput, FIRST_HEIGHT, STORED_INSTANCES_MAX,
+};
 pub use error::{QbftError, SignError, ValueCheckError};
 pub use instance::{Instance, InstanceData, InstanceInput, RoundTimer, State};
-pub use message::{hash_data_root, ProcessingMessage};
+pub use message::{ProcessingMessage, hash_data_root};
 
 use crate::types::{Height, SignedSsvMessage};
 
