@@ -13,7 +13,7 @@
 //! - a rejected input leaves the controller's state unchanged.
 
 // A test harness, not the core: it times itself and reads replay knobs
-// (`QBFT_PROP_CASES`, and `N`/`SEED`/`QBFT_DEBUG` for the ignored `debug_case`).
+// (`QBFT_PROP_CASES`, and `N`/`SEED`/`QBFT_DEBUG` for `replay_one_case`).
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
@@ -369,10 +369,13 @@ fn committee_of_13() {
     check_size::<13>();
 }
 
+/// Replays one case (`N`, `SEED`; default 7 operators, seed 1), as printed by a failure,
+/// and requires the properties to hold for it.
 #[test]
-#[ignore = "debug helper"]
-fn debug_case() {
+fn replay_one_case() {
     let n: u64 = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
     let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
-    eprintln!("{:?}", run_case(n, seed));
+    if let Err(e) = run_case(n, seed) {
+        panic!("n={n} seed={seed}: {e}");
+    }
 }
