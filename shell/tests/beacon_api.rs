@@ -306,7 +306,7 @@ async fn every_runner_route_against_the_simulator() {
             let proof =
                 d.sign(&key(v), &selection, BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
             let hash = ssv_simulator_hash(&proof);
-            (hash % 8 == 0).then_some((v, sub, proof))
+            hash.is_multiple_of(8).then_some((v, sub, proof))
         })
         .expect("some sync committee member is selected");
     let msg = |signature| SyncCommitteeMessage {
@@ -865,7 +865,7 @@ fn schema_checker_catches_wrong_shapes() {
         "committees_at_slot": "1", "validator_committee_index": "3", "slot": "5"
     });
     let good = serde_json::json!({"dependent_root": format!("0x{}", "00".repeat(32)),
-        "execution_optimistic": false, "data": [duty.clone()]});
+        "execution_optimistic": false, "data": [duty]});
     schemas.check(&schema, &file, &good, "").unwrap();
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("dependent_root");
