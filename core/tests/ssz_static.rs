@@ -11,6 +11,13 @@
 //! (beacon-state parts, pre-Capella blocks, Bellatrix/Capella payloads for Bellatrix);
 //! a folder in neither list fails the `folders accounted for` trial, and a mapped folder
 //! that is missing fails `mapped folders present`.
+//!
+//! A second group checks [`decode_proposal`] and the Beacon-API JSON of blocks against the
+//! ssv-spec v1.2.2 proposer fixtures: the `validatorconsensusdata` vectors' `DataSSZ` (made
+//! by Go from the go-eth2-client block JSON in testingutils `beacon_node_consts.json`) must
+//! decode as the named version and blindedness, equal that JSON parsed here, and a blinded
+//! block must have its full block's root; the `invalid_*` vectors (empty data) must fail
+//! with the vector's error code.
 
 // A vector harness reads its files; the no-IO rule is for the library.
 #![allow(clippy::disallowed_methods)]
@@ -21,9 +28,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::de::DeserializeOwned;
+use ssv_core::beacon::versioned::{DataVersion, VersionedBlock, decode_proposal};
 use ssv_core::beacon::{altair, capella, deneb, electra, fulu, phase0};
+use ssv_core::error::SpecError;
 use ssv_fixtures::suite::{self, Failed, Trial};
-use ssv_fixtures::{FixtureError, SSZ_STATIC_V1_5_0, unpacked};
+use ssv_fixtures::{FixtureError, SSV_SPEC_V1_2_2, SSZ_STATIC_V1_5_0, unpacked, vector_path};
 use ssz::{Decode, Encode};
 use tree_hash::TreeHash;
 
@@ -529,6 +538,155 @@ fn build() -> Result<Vec<Trial>, FixtureError> {
     Ok(trials)
 }
 
+/// The ssv-spec `validatorconsensusdata` proposer vectors (valid and invalid, 4 forks, full
+/// and blinded).
+const PROPOSER_VECTORS: usize = 16;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConsensusDataVector {
+    consensus_data: ConsensusData,
+    expected_error_code: u16,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConsensusData {
+    version: DataVersion,
+    #[serde(rename = "DataSSZ")]
+    data_ssz: Option<String>,
+}
+
+fn load_vector(path: &Path) -> Result<(DataVersion, Vec<u8>, u16), String> {
+    let v: ConsensusDataVector = serde_json::from_slice(&read(path)?).map_err(|e| e.to_string())?;
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.consensus_data.data_ssz.unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    Ok((v.consensus_data.version, bytes, v.expected_error_code))
+}
+
+/// The go-eth2-client JSON of a testingutils block constant (`{name: {value: …}}`).
+fn fixture_json(consts: &serde_json::Value, name: &str) -> Result<String, String> {
+    consts
+        .get(name)
+        .and_then(|c| c.get("value"))
+        .map(|v| v.to_string())
+        .ok_or_else(|| format!("{name} missing from beacon_node_consts.json"))
+}
+
+fn parse<T: DeserializeOwned>(json: &str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| format!("block JSON: {e}"))
+}
+
+/// The full proposal of `version` built from the testingutils JSON, with `slot` (the fixtures
+/// override the JSON's slot per version) and, from Electra on, the Deneb proofs and blobs.
+fn expected_full(
+    consts: &serde_json::Value,
+    version: DataVersion,
+    slot: u64,
+) -> Result<VersionedBlock, String> {
+    let deneb: deneb::BlockContents = parse(&fixture_json(consts, "denebBlockContents")?)?;
+    Ok(match version {
+        DataVersion::Capella => {
+            let mut b: capella::BeaconBlock = parse(&fixture_json(consts, "capellaBlock")?)?;
+            b.slot = slot;
+            VersionedBlock::Capella(b)
+        }
+        DataVersion::Deneb => {
+            let mut c = deneb;
+            c.block.slot = slot;
+            VersionedBlock::Deneb(c)
+        }
+        DataVersion::Electra | DataVersion::Fulu => {
+            let mut b: electra::BeaconBlock = parse(&fixture_json(consts, "electraBeaconBlock")?)?;
+            b.slot = slot;
+            if version == DataVersion::Electra {
+                let (kzg_proofs, blobs) = (deneb.kzg_proofs, deneb.blobs);
+                VersionedBlock::Electra(electra::BlockContents { block: b, kzg_proofs, blobs })
+            } else {
+                let kzg_proofs = ssz_types::VariableList::new(deneb.kzg_proofs.to_vec())
+                    .map_err(|e| format!("{e:?}"))?;
+                VersionedBlock::Fulu(fulu::BlockContents {
+                    block: b,
+                    kzg_proofs,
+                    blobs: deneb.blobs,
+                })
+            }
+        }
+        other => return Err(format!("no fixture block for {other}")),
+    })
+}
+
+fn check_proposer_vector(path: &Path, consts: &serde_json::Value) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let (version, bytes, expected_code) = load_vector(path)?;
+    let blinded = name.contains("blinded");
+    if name.contains("_invalid_") {
+        let Err(err) = decode_proposal(version.as_u64(), &bytes) else {
+            return Err("invalid proposal decoded".into());
+        };
+        let code = err.code().map(|c| c.as_u16());
+        return if code == Some(expected_code) {
+            Ok(())
+        } else {
+            Err(format!("error code {code:?} ({err}), expected {expected_code}"))
+        };
+    }
+    let block = decode_proposal(version.as_u64(), &bytes).map_err(|e| e.to_string())?;
+    if block.version() != version || block.is_blinded() != blinded {
+        return Err(format!("decoded as {} blinded={}", block.version(), block.is_blinded()));
+    }
+    if block.to_ssz() != bytes {
+        return Err("re-encoding differs from DataSSZ".into());
+    }
+    let full_path = path.with_file_name(name.replace("_blinded_block", "_block"));
+    let (_, full_bytes, _) = load_vector(&full_path)?;
+    let full = decode_proposal(version.as_u64(), &full_bytes).map_err(|e| e.to_string())?;
+    let expected = expected_full(consts, version, full.slot())?;
+    if full != expected {
+        return Err("DataSSZ block differs from the testingutils block JSON".into());
+    }
+    if blinded && block.block_root() != full.block_root() {
+        return Err("blinded block root differs from the full block root".into());
+    }
+    Ok(())
+}
+
+fn proposer_trials() -> Result<Vec<Trial>, FixtureError> {
+    let root = unpacked(SSV_SPEC_V1_2_2)?;
+    let tests = root.join("types").join("spectest").join("generate").join("tests");
+    let consts_path = vector_path(
+        "ssv-spec-testingutils-v1.2.2/beacon_node_consts.json",
+        SSV_SPEC_V1_2_2.upstream,
+    )?;
+    let consts: std::sync::Arc<serde_json::Value> =
+        std::sync::Arc::new(ssv_fixtures::read_json(&consts_path)?);
+    let prefix = "validatorconsensusdata.ValidatorConsensusDataTest_validatorconsensusdata_";
+    let files: Vec<PathBuf> = ssv_fixtures::files_with_extension(&tests, "_block.json")?
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .collect();
+    let mut trials = Vec::new();
+    let count = files.len();
+    for file in files {
+        let label = format!(
+            "ssv-spec/{}",
+            file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+        );
+        let consts = std::sync::Arc::clone(&consts);
+        trials.push(Trial::test(label, move || {
+            check_proposer_vector(&file, &consts).map_err(Failed::from)
+        }));
+    }
+    trials.push(suite::count_trial("ssv-spec proposer vectors", PROPOSER_VECTORS, count));
+    Ok(trials)
+}
+
 fn main() -> ExitCode {
-    suite::run(build)
+    suite::run(|| {
+        let mut trials = build()?;
+        trials.extend(proposer_trials()?);
+        Ok(trials)
+    })
 }

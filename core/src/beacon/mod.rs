@@ -191,7 +191,9 @@ pub use altair::{
 };
 pub use builder::{SignedValidatorRegistration, ValidatorRegistration};
 pub use phase0::{AttestationData, Checkpoint, DepositData, SignedVoluntaryExit, VoluntaryExit};
-pub use versioned::{DataVersion, VersionedBlock, decode_block, decode_proposal};
+pub use versioned::{
+    DataVersion, VersionedBlock, VersionedSignedBlock, decode_block, decode_proposal,
+};
 
 /// A slot number (12 s each).
 pub type Slot = u64;

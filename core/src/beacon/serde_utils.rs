@@ -201,3 +201,46 @@ pub mod hex_array_list {
         d.deserialize_seq(Seq::<C, N>(PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::beacon::{Checkpoint, SyncAggregatorSelectionData, ValidatorRegistration};
+
+    #[test]
+    fn integers_are_strings_and_bytes_are_lowercase_hex() {
+        let c = Checkpoint { epoch: 7, root: [0xab; 32] };
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, format!(r#"{{"epoch":"7","root":"0x{}"}}"#, "ab".repeat(32)));
+    }
+
+    #[test]
+    fn integers_read_from_strings_or_numbers() {
+        let a: SyncAggregatorSelectionData =
+            serde_json::from_str(r#"{"slot":"18446744073709551615","subcommittee_index":3}"#)
+                .unwrap();
+        assert_eq!((a.slot, a.subcommittee_index), (u64::MAX, 3));
+        for bad in [
+            r#"{"slot":"-1","subcommittee_index":3}"#,
+            r#"{"slot":-1,"subcommittee_index":3}"#,
+            r#"{"slot":"18446744073709551616","subcommittee_index":3}"#,
+            r#"{"slot":"0x1","subcommittee_index":3}"#,
+        ] {
+            assert!(serde_json::from_str::<SyncAggregatorSelectionData>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn byte_fields_need_the_prefix_and_the_exact_length() {
+        let ok = format!(
+            r#"{{"fee_recipient":"0x{}","gas_limit":"1","timestamp":"2","pubkey":"0x{}"}}"#,
+            "AB".repeat(20),
+            "00".repeat(48)
+        );
+        let r: ValidatorRegistration = serde_json::from_str(&ok).unwrap();
+        assert_eq!(r.fee_recipient, [0xab; 20]);
+        let short = ok.replacen(&"AB".repeat(20), &"ab".repeat(19), 1);
+        assert!(serde_json::from_str::<ValidatorRegistration>(&short).is_err());
+        let unprefixed = ok.replacen("0x", "", 1);
+        assert!(serde_json::from_str::<ValidatorRegistration>(&unprefixed).is_err());
+    }
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ssz::{Decode, Encode};
 use tree_hash::TreeHash;
 
-use super::{Root, Slot, ValidatorIndex, capella, deneb, electra, fulu};
+use super::{BlsSignature, Root, Slot, ValidatorIndex, capella, deneb, electra, fulu};
 use crate::error::{ErrorCode, SpecError};
 
 /// A beacon-chain fork, numbered as go-eth2-client's `spec.DataVersion`.
@@ -247,6 +247,120 @@ impl VersionedBlock {
     }
 }
 
+impl VersionedBlock {
+    /// Attaches the proposer's signature: the object submitted to the beacon node (signed
+    /// block contents from Deneb on, keeping the proofs and blobs).
+    pub fn into_signed(self, signature: BlsSignature) -> VersionedSignedBlock {
+        use VersionedSignedBlock as S;
+        match self {
+            Self::Capella(message) => S::Capella(capella::SignedBeaconBlock { message, signature }),
+            Self::CapellaBlinded(message) => {
+                S::CapellaBlinded(capella::SignedBlindedBeaconBlock { message, signature })
+            }
+            Self::Deneb(c) => S::Deneb(deneb::SignedBlockContents {
+                signed_block: deneb::SignedBeaconBlock { message: c.block, signature },
+                kzg_proofs: c.kzg_proofs,
+                blobs: c.blobs,
+            }),
+            Self::DenebBlinded(message) => {
+                S::DenebBlinded(deneb::SignedBlindedBeaconBlock { message, signature })
+            }
+            Self::Electra(c) => S::Electra(electra::SignedBlockContents {
+                signed_block: electra::SignedBeaconBlock { message: c.block, signature },
+                kzg_proofs: c.kzg_proofs,
+                blobs: c.blobs,
+            }),
+            Self::ElectraBlinded(message) => {
+                S::ElectraBlinded(electra::SignedBlindedBeaconBlock { message, signature })
+            }
+            Self::Fulu(c) => S::Fulu(fulu::SignedBlockContents {
+                signed_block: fulu::SignedBeaconBlock { message: c.block, signature },
+                kzg_proofs: c.kzg_proofs,
+                blobs: c.blobs,
+            }),
+            Self::FuluBlinded(message) => {
+                S::FuluBlinded(fulu::SignedBlindedBeaconBlock { message, signature })
+            }
+        }
+    }
+}
+
+/// A signed proposal as submitted to the beacon node (`publishBlockV2` /
+/// `publishBlindedBlockV2`): JSON is the inner object, the fork goes in the
+/// `Eth-Consensus-Version` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum VersionedSignedBlock {
+    /// A signed Capella block.
+    Capella(capella::SignedBeaconBlock),
+    /// A signed blinded Capella block.
+    CapellaBlinded(capella::SignedBlindedBeaconBlock),
+    /// Signed Deneb block contents.
+    Deneb(deneb::SignedBlockContents),
+    /// A signed blinded Deneb block.
+    DenebBlinded(deneb::SignedBlindedBeaconBlock),
+    /// Signed Electra block contents.
+    Electra(electra::SignedBlockContents),
+    /// A signed blinded Electra block.
+    ElectraBlinded(electra::SignedBlindedBeaconBlock),
+    /// Signed Fulu block contents.
+    Fulu(fulu::SignedBlockContents),
+    /// A signed blinded Fulu block.
+    FuluBlinded(fulu::SignedBlindedBeaconBlock),
+}
+
+impl VersionedSignedBlock {
+    /// The fork.
+    pub fn version(&self) -> DataVersion {
+        match self {
+            Self::Capella(_) | Self::CapellaBlinded(_) => DataVersion::Capella,
+            Self::Deneb(_) | Self::DenebBlinded(_) => DataVersion::Deneb,
+            Self::Electra(_) | Self::ElectraBlinded(_) => DataVersion::Electra,
+            Self::Fulu(_) | Self::FuluBlinded(_) => DataVersion::Fulu,
+        }
+    }
+
+    /// Whether the block is blinded.
+    pub fn is_blinded(&self) -> bool {
+        matches!(
+            self,
+            Self::CapellaBlinded(_)
+                | Self::DenebBlinded(_)
+                | Self::ElectraBlinded(_)
+                | Self::FuluBlinded(_)
+        )
+    }
+
+    /// `hash_tree_root` of the submitted object (signed contents from Deneb on), the root
+    /// ssv-spec's testing beacon node records for `SubmitBeaconBlock`.
+    pub fn root(&self) -> Root {
+        match self {
+            Self::Capella(b) => b.tree_hash_root().0,
+            Self::CapellaBlinded(b) => b.tree_hash_root().0,
+            Self::Deneb(c) => c.tree_hash_root().0,
+            Self::DenebBlinded(b) => b.tree_hash_root().0,
+            Self::Electra(c) => c.tree_hash_root().0,
+            Self::ElectraBlinded(b) => b.tree_hash_root().0,
+            Self::Fulu(c) => c.tree_hash_root().0,
+            Self::FuluBlinded(b) => b.tree_hash_root().0,
+        }
+    }
+
+    /// The SSZ encoding of the submitted object.
+    pub fn to_ssz(&self) -> Vec<u8> {
+        match self {
+            Self::Capella(b) => b.as_ssz_bytes(),
+            Self::CapellaBlinded(b) => b.as_ssz_bytes(),
+            Self::Deneb(c) => c.as_ssz_bytes(),
+            Self::DenebBlinded(b) => b.as_ssz_bytes(),
+            Self::Electra(c) => c.as_ssz_bytes(),
+            Self::ElectraBlinded(b) => b.as_ssz_bytes(),
+            Self::Fulu(c) => c.as_ssz_bytes(),
+            Self::FuluBlinded(b) => b.as_ssz_bytes(),
+        }
+    }
+}
+
 fn ssz<T: Decode>(version: DataVersion, bytes: &[u8]) -> Result<T, BlockDecodeError> {
     T::from_ssz_bytes(bytes)
         .map_err(|e| BlockDecodeError::Ssz { version, reason: format!("{e:?}") })
@@ -299,5 +413,40 @@ pub fn decode_proposal(version: u64, bytes: &[u8]) -> Result<VersionedBlock, Blo
                 other => other,
             }),
         Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_matches_go_eth2_client() {
+        // go-eth2-client spec.DataVersion: Unknown = iota, Phase0, …, Fulu.
+        let names =
+            ["unknown", "phase0", "altair", "bellatrix", "capella", "deneb", "electra", "fulu"];
+        for (n, name) in names.iter().enumerate() {
+            let v = DataVersion::from_u64(n as u64).unwrap();
+            assert_eq!((v.as_u64(), v.name()), (n as u64, *name));
+        }
+        assert_eq!(DataVersion::from_u64(8), None);
+    }
+
+    #[test]
+    fn json_is_the_lowercase_name() {
+        assert_eq!(serde_json::to_string(&DataVersion::Deneb).unwrap(), r#""deneb""#);
+        let v: DataVersion = serde_json::from_str(r#""ELECTRA""#).unwrap();
+        assert_eq!(v, DataVersion::Electra);
+        assert!(serde_json::from_str::<DataVersion>(r#""unknown""#).is_err());
+    }
+
+    #[test]
+    fn pre_capella_and_unknown_versions_have_no_block() {
+        for v in [0, 1, 2, 3, 8, u64::MAX] {
+            let err = decode_proposal(v, &[]).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::UnknownBlockVersion), "{v}");
+        }
+        let err = decode_proposal(4, &[1, 2, 3]).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::UnmarshalSsz));
     }
 }
