@@ -3,4 +3,12 @@
 //! Drives `ssv-core` for real: P2P (libp2p over QUIC and TCP), the Beacon API, SSVNetwork
 //! logs from an execution node, redb storage, operator keys, CLI, metrics and logs.
 
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod node;
 pub mod slashing_protection;
+pub mod store;
+pub mod trace;
