@@ -61,6 +61,22 @@ pub struct QueueLabels {
     pub queue: String,
 }
 
+/// Runner roles, as metric labels (ssv-spec v1.2.2 roles 0..=5).
+pub const ROLES: [&str; 6] = [
+    "committee",
+    "aggregator",
+    "proposer",
+    "sync_committee_contribution",
+    "validator_registration",
+    "voluntary_exit",
+];
+
+/// Duty outcomes, as metric labels.
+pub const OUTCOMES: [&str; 4] = ["success", "failed", "timeout", "slashing_refused"];
+
+/// The node's queues, as metric labels.
+pub const QUEUES: [&str; 3] = ["network_inbox", "beacon_requests", "signing"];
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -130,6 +146,20 @@ impl Metrics {
         );
         registry.register("peers", "Connected P2P peers", peers.clone());
         registry.register("queue_depth", "Messages waiting, by queue", queue_depth.clone());
+        // Series that exist from the start, so dashboards see zeros rather than gaps.
+        for role in ROLES {
+            for outcome in OUTCOMES {
+                let _ = duties
+                    .get_or_create(&DutyLabels { role: role.into(), outcome: outcome.into() });
+            }
+            let labels = RoleLabels { role: role.into() };
+            let _ = qbft_rounds.get_or_create(&labels);
+            let _ = decide_latency.get_or_create(&labels);
+            let _ = partial_signature_latency.get_or_create(&labels);
+        }
+        for queue in QUEUES {
+            let _ = queue_depth.get_or_create(&QueueLabels { queue: queue.into() });
+        }
         Metrics {
             registry: Arc::new(registry),
             duties,
@@ -199,6 +229,32 @@ impl Readiness {
     /// `None` when ready, else the reason.
     pub fn reason(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_exposed_with_their_labels() {
+        let m = Metrics::new();
+        m.duty("proposer", "success");
+        m.beacon_error("/eth/v1/validator/attestation_data");
+        m.decided("committee", 2, 0.3);
+        m.set_queue_depth("network_inbox", 5);
+        m.peers.set(3);
+        let text = m.encode();
+        for line in [
+            "ssv_duties_total{role=\"proposer\",outcome=\"success\"} 1",
+            "ssv_duties_total{role=\"committee\",outcome=\"timeout\"} 0",
+            "ssv_beacon_errors_total{endpoint=\"/eth/v1/validator/attestation_data\"} 1",
+            "ssv_qbft_rounds_count{role=\"committee\"} 1",
+            "ssv_queue_depth{queue=\"network_inbox\"} 5",
+            "ssv_peers 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }
 
