@@ -3,6 +3,7 @@
 //! Drives `ssv-core` for real: P2P (libp2p over QUIC and TCP), the Beacon API, SSVNetwork
 //! logs from an execution node, redb storage, operator keys, CLI, metrics and logs.
 
+pub mod beacon;
 pub mod cli;
 pub mod config;
 pub mod keys;

@@ -175,10 +175,10 @@ fn parse_private_key(bytes: &[u8]) -> Result<OperatorPrivateKey, RsaError> {
     if bytes.starts_with(b"-----") || bytes.trim_ascii_start().starts_with(b"-----") {
         return OperatorPrivateKey::from_pem(bytes.trim_ascii());
     }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        if let Ok(key) = OperatorPrivateKey::from_base64_pem(text.trim()) {
-            return Ok(key);
-        }
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(key) = OperatorPrivateKey::from_base64_pem(text.trim())
+    {
+        return Ok(key);
     }
     OperatorPrivateKey::from_der(bytes)
 }

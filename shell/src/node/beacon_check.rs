@@ -119,28 +119,28 @@ pub fn check_network(
         found,
         expected,
     };
-    if let Some(root) = preset.genesis_validators_root {
-        if root != genesis.genesis_validators_root {
-            return Err(wrong(
-                "genesis validators root",
-                format!("0x{}", hex::encode(genesis.genesis_validators_root)),
-                format!("0x{}", hex::encode(root)),
-            ));
-        }
+    if let Some(root) = preset.genesis_validators_root
+        && root != genesis.genesis_validators_root
+    {
+        return Err(wrong(
+            "genesis validators root",
+            format!("0x{}", hex::encode(genesis.genesis_validators_root)),
+            format!("0x{}", hex::encode(root)),
+        ));
     }
-    if let Some(time) = preset.genesis_time {
-        if time != genesis.genesis_time {
-            return Err(wrong("genesis time", genesis.genesis_time.to_string(), time.to_string()));
-        }
+    if let Some(time) = preset.genesis_time
+        && time != genesis.genesis_time
+    {
+        return Err(wrong("genesis time", genesis.genesis_time.to_string(), time.to_string()));
     }
-    if let Some(version) = preset.genesis_fork_version() {
-        if version != genesis.genesis_fork_version {
-            return Err(wrong(
-                "genesis fork version",
-                format!("0x{}", hex::encode(genesis.genesis_fork_version)),
-                format!("0x{}", hex::encode(version)),
-            ));
-        }
+    if let Some(version) = preset.genesis_fork_version()
+        && version != genesis.genesis_fork_version
+    {
+        return Err(wrong(
+            "genesis fork version",
+            format!("0x{}", hex::encode(genesis.genesis_fork_version)),
+            format!("0x{}", hex::encode(version)),
+        ));
     }
     Ok(())
 }

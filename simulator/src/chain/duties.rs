@@ -104,14 +104,14 @@ pub fn sync_committee(seed: u64, period: u64, n: u64) -> Vec<u64> {
 /// `committee_len`: `bytes_to_uint64(hash(proof)[0:8]) % max(1, len / 16) == 0`.
 pub fn is_aggregator(committee_len: u64, selection_proof: &[u8; 96]) -> bool {
     let modulo = (committee_len / TARGET_AGGREGATORS_PER_COMMITTEE).max(1);
-    hash_u64(&[selection_proof]) % modulo == 0
+    hash_u64(&[selection_proof]).is_multiple_of(modulo)
 }
 
 /// `is_sync_committee_aggregator`: modulo
 /// `max(1, SYNC_COMMITTEE_SIZE / SYNC_COMMITTEE_SUBNET_COUNT / 16)` = 8 on mainnet.
 pub fn is_sync_committee_aggregator(selection_proof: &[u8; 96]) -> bool {
     let modulo = (SYNC_SUBCOMMITTEE_SIZE / TARGET_AGGREGATORS_PER_SYNC_SUBCOMMITTEE).max(1);
-    hash_u64(&[selection_proof]) % modulo == 0
+    hash_u64(&[selection_proof]).is_multiple_of(modulo)
 }
 
 #[cfg(test)]

@@ -177,6 +177,11 @@ pub struct SyncDuty {
     pub validator_sync_committee_indices: Vec<u64>,
 }
 
+/// Pooled unaggregated attestations: (slot, committee, data root) → (data, committee
+/// position → signature).
+type AttestationPool =
+    BTreeMap<(Slot, CommitteeIndex, Root), (AttestationData, BTreeMap<usize, [u8; 96]>)>;
+
 /// The state of the simulated chain. See the module doc for the driving contract.
 #[derive(Debug)]
 pub struct Chain {
@@ -188,8 +193,7 @@ pub struct Chain {
     /// Fee recipients from `prepare_beacon_proposer`.
     fee_recipients: BTreeMap<ValidatorIndex, [u8; 20]>,
     /// Unaggregated attestations: (slot, committee, data root) → (data, position → signature).
-    attestation_pool:
-        BTreeMap<(Slot, CommitteeIndex, Root), (AttestationData, BTreeMap<usize, [u8; 96]>)>,
+    attestation_pool: AttestationPool,
     /// Sync messages: (slot, block root) → sync committee position → signature.
     sync_pool: BTreeMap<(Slot, Root), BTreeMap<u64, [u8; 96]>>,
     records: Vec<Record>,
@@ -601,7 +605,7 @@ impl Chain {
         for (i, item) in items.iter().enumerate() {
             match self.check_aggregate_and_proof(item) {
                 Ok(()) => {
-                    self.record(now_ms, "/eth/v2/validator/aggregate_and_proofs", item.clone())
+                    self.record(now_ms, "/eth/v2/validator/aggregate_and_proofs", item.clone());
                 }
                 Err(e) => failures.push((i, e)),
             }
