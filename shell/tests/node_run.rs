@@ -21,10 +21,9 @@ async fn simulator() -> ssv_simulator::server::RunningServer {
 fn config(dir: &std::path::Path, beacon: String) -> Config {
     let key = dir.join("op.pem");
     keygen(&key, None, Pbkdf2Params::STANDARD).unwrap();
-    let mut c = Config::default();
-    c.data_dir = dir.join("data");
+    let mut c =
+        Config { data_dir: dir.join("data"), beacon_nodes: vec![beacon], ..Config::default() };
     c.operator_key.path = key;
-    c.beacon_nodes = vec![beacon];
     c.metrics.listen = free_port();
     c
 }
@@ -51,11 +50,11 @@ async fn starts_serves_health_ready_metrics_and_stops_on_signal() {
     }));
     let mut ready = false;
     for _ in 0..100 {
-        if let Ok(r) = reqwest::get(format!("{base}/ready")).await {
-            if r.status() == 200 {
-                ready = true;
-                break;
-            }
+        if let Ok(r) = reqwest::get(format!("{base}/ready")).await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

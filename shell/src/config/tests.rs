@@ -45,8 +45,7 @@ fn overrides_replace_only_what_they_set() {
 
 #[test]
 fn validation_names_the_bad_field() {
-    let mut c = Config::default();
-    c.beacon_nodes = vec!["ftp://x".into()];
+    let mut c = Config { beacon_nodes: vec!["ftp://x".into()], ..Config::default() };
     assert!(c.validate().unwrap_err().to_string().contains("ftp://x"));
     c.beacon_nodes.clear();
     assert!(c.validate().unwrap_err().to_string().contains("beacon_nodes"));
