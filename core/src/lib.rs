@@ -28,6 +28,7 @@ pub mod crypto;
 pub mod error;
 pub mod qbft;
 pub mod slashing;
+pub mod trace;
 pub mod types;
 
 pub use error::ErrorCode;

@@ -4,4 +4,12 @@
 //! logs from an execution node, redb storage, operator keys, CLI, metrics and logs.
 
 pub mod beacon;
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod node;
 pub mod slashing_protection;
+pub mod store;
+pub mod trace;

@@ -1,10 +1,16 @@
-//! `ssv-node`: the SSV operator node binary.
+//! `ssv-node`: the SSV operator node. See `ssv-node --help` and [`ssv_shell::cli`].
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    eprintln!(
-        "ssv-node: the node driver has not landed yet (see the tracker, 'The operator node')"
-    );
-    ExitCode::from(2)
+    let cli = ssv_shell::cli::Cli::parse();
+    match ssv_shell::cli::execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ssv-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
