@@ -26,42 +26,28 @@ pub struct SignError(pub String);
 /// spec itself mutates before failing (see [`QbftError::InstanceStoppedProcessingMessages`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QbftError {
+    /// The message broke a stateless wire rule (`SignedSSVMessage.Validate`,
+    /// `qbft.Message.Validate`, or a justification that does not decode); carries its code.
+    #[error(transparent)]
+    Invalid(#[from] crate::types::ValidationError),
     /// `SSVMessage.Data` is not an SSZ `qbft.Message` (Go: "could not create ProcessingMessage").
     #[error("could not decode the qbft message")]
     DecodeMessage,
-    /// A justification is not an SSZ `SignedSSVMessage`.
-    #[error("could not decode a justification")]
-    DecodeJustification,
-    /// `SignedSSVMessage` has no signers.
-    #[error("no signers")]
-    NoSigners,
-    /// A signer appears twice.
-    #[error("non unique signer")]
-    NonUniqueSigner,
-    /// Operator id 0 signed.
-    #[error("signer ID 0 not allowed")]
-    ZeroSignerNotAllowed,
-    /// No signatures.
-    #[error("no signatures")]
-    NoSignatures,
-    /// An empty signature.
-    #[error("empty signature")]
-    EmptySignature,
-    /// Signatures and signers differ in number.
-    #[error("number of signatures is different than number of signers")]
-    IncorrectNumberOfSignatures,
     /// The identifier is not 56 bytes, or is not this controller's.
     #[error("message identifier is invalid")]
     MessageIdentifierInvalid,
-    /// The QBFT message type is above 3.
-    #[error("message type is invalid")]
-    MessageTypeInvalid,
-    /// Round 0.
-    #[error("message round is invalid")]
-    MessageRoundInvalid,
     /// The instance was force-stopped or reached the cut-off round.
     #[error("instance stopped processing messages")]
     InstanceStoppedProcessingMessages,
+    /// The message's round is above the cut-off round: the instance can never reach it, so
+    /// it is not stored (node-only bound; no spec code).
+    #[error("round {round} is beyond the cut-off round {cut_off_round}")]
+    RoundBeyondCutOff {
+        /// The message's round.
+        round: crate::types::Round,
+        /// The configured cut-off round.
+        cut_off_round: crate::types::Round,
+    },
     /// The message's round is below the instance round.
     #[error("past round")]
     PastRound,
@@ -161,16 +147,8 @@ impl SpecError for QbftError {
     fn code(&self) -> Option<ErrorCode> {
         use ErrorCode as C;
         Some(match self {
-            Self::DecodeJustification => C::UnmarshalSsz,
-            Self::NoSigners => C::NoSigners,
-            Self::NonUniqueSigner => C::NonUniqueSigner,
-            Self::ZeroSignerNotAllowed => C::ZeroSignerNotAllowed,
-            Self::NoSignatures => C::NoSignatures,
-            Self::EmptySignature => C::EmptySignature,
-            Self::IncorrectNumberOfSignatures => C::IncorrectNumberOfSignatures,
+            Self::Invalid(e) => return e.code(),
             Self::MessageIdentifierInvalid => C::MessageIdentifierInvalid,
-            Self::MessageTypeInvalid => C::MessageTypeInvalid,
-            Self::MessageRoundInvalid => C::MessageRoundInvalid,
             Self::InstanceStoppedProcessingMessages => C::InstanceStoppedProcessingMessages,
             Self::PastRound => C::PastRound,
             Self::WrongMessageHeight => C::WrongMessageHeight,
@@ -202,6 +180,7 @@ impl SpecError for QbftError {
             | Self::NotHighestPrepared
             | Self::PreparedRoundAfterRound
             | Self::UnexpectedMessageType
+            | Self::RoundBeyondCutOff { .. }
             | Self::InstanceNotFound
             | Self::NotStarted
             | Self::Encode(_)

@@ -275,7 +275,7 @@ impl Instance {
             Some(QbftMessageType::Prepare) => self.upon_prepare(msg, out),
             Some(QbftMessageType::Commit) => self.upon_commit(msg, out),
             Some(QbftMessageType::RoundChange) => self.upon_round_change(now, msg, out),
-            None => Err(QbftError::MessageTypeInvalid),
+            None => Err(QbftError::Invalid(crate::types::ValidationError::MessageTypeInvalid)),
         }
     }
 
@@ -328,13 +328,25 @@ impl Instance {
                     .ok_or(QbftError::NoProposalForCurrentRound)?;
                 validate_commit(msg, state.height, state.round, proposal, &state.committee)
             }
-            Some(QbftMessageType::RoundChange) => self.valid_round_change_ignore_signature(
-                msg,
-                state.height,
-                msg.round(),
-                msg.full_data(),
-            ),
-            None => Err(QbftError::MessageTypeInvalid),
+            Some(QbftMessageType::RoundChange) => {
+                self.valid_round_change_ignore_signature(
+                    msg,
+                    state.height,
+                    msg.round(),
+                    msg.full_data(),
+                )?;
+                // Not in the spec: bounds what a peer can make us store (one round change per
+                // round number). The instance stops at the cut-off round, so a round change
+                // for a later round can never be used.
+                if msg.round() > self.config.cut_off_round {
+                    return Err(QbftError::RoundBeyondCutOff {
+                        round: msg.round(),
+                        cut_off_round: self.config.cut_off_round,
+                    });
+                }
+                Ok(())
+            }
+            None => Err(QbftError::Invalid(crate::types::ValidationError::MessageTypeInvalid)),
         }
     }
 

@@ -71,36 +71,25 @@ impl ProcessingMessage {
     /// # Errors
     /// The first failing check's error.
     pub fn validate(&self) -> Result<(), QbftError> {
-        validate_signed(&self.signed)?;
-        let msg = &self.qbft;
-        if msg.identifier.len() != MessageId::LEN {
-            return Err(QbftError::MessageIdentifierInvalid);
-        }
-        decode_justifications(&msg.round_change_justification)?;
-        decode_justifications(&msg.prepare_justification)?;
-        if msg.msg_type > QbftMessageType::RoundChange as u64 {
-            return Err(QbftError::MessageTypeInvalid);
-        }
-        if msg.round == 0 {
-            return Err(QbftError::MessageRoundInvalid);
-        }
+        self.signed.validate()?;
+        self.qbft.validate()?;
         Ok(())
     }
 
     /// Decoded round-change justifications (for a round change: its prepares).
     ///
     /// # Errors
-    /// [`QbftError::DecodeJustification`] or [`QbftError::DecodeMessage`].
+    /// [`QbftError::Invalid`] (code 1) or [`QbftError::DecodeMessage`].
     pub fn round_change_justifications(&self) -> Result<Vec<ProcessingMessage>, QbftError> {
-        to_processing(decode_justifications(&self.qbft.round_change_justification)?)
+        to_processing(self.qbft.round_change_justifications()?)
     }
 
     /// Decoded prepare justifications.
     ///
     /// # Errors
-    /// [`QbftError::DecodeJustification`] or [`QbftError::DecodeMessage`].
+    /// [`QbftError::Invalid`] (code 1) or [`QbftError::DecodeMessage`].
     pub fn prepare_justifications(&self) -> Result<Vec<ProcessingMessage>, QbftError> {
-        to_processing(decode_justifications(&self.qbft.prepare_justification)?)
+        to_processing(self.qbft.prepare_justifications()?)
     }
 
     /// The same signer set as `ids`, ignoring order (`MatchedSigners`).
@@ -159,42 +148,6 @@ impl<'de> Deserialize<'de> for ProcessingMessage {
     }
 }
 
-/// `SignedSSVMessage.Validate` of v1.2.2.
-fn validate_signed(msg: &SignedSsvMessage) -> Result<(), QbftError> {
-    if msg.operator_ids.is_empty() {
-        return Err(QbftError::NoSigners);
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for id in msg.operator_ids.iter() {
-        if !seen.insert(*id) {
-            return Err(QbftError::NonUniqueSigner);
-        }
-        if *id == 0 {
-            return Err(QbftError::ZeroSignerNotAllowed);
-        }
-    }
-    if msg.signatures.is_empty() {
-        return Err(QbftError::NoSignatures);
-    }
-    if msg.signatures.iter().any(|s| s.is_empty()) {
-        return Err(QbftError::EmptySignature);
-    }
-    if msg.signatures.len() != msg.operator_ids.len() {
-        return Err(QbftError::IncorrectNumberOfSignatures);
-    }
-    Ok(())
-}
-
-fn decode_justifications<N: typenum::Unsigned>(
-    list: &VariableList<VariableList<u8, N>, crate::types::message::MaxSigners>,
-) -> Result<Vec<SignedSsvMessage>, QbftError> {
-    list.iter()
-        .map(|bytes| {
-            SignedSsvMessage::from_ssz_bytes(&bytes[..]).map_err(|_| QbftError::DecodeJustification)
-        })
-        .collect()
-}
-
 fn to_processing(msgs: Vec<SignedSsvMessage>) -> Result<Vec<ProcessingMessage>, QbftError> {
     msgs.into_iter().map(ProcessingMessage::new).collect()
 }
@@ -216,17 +169,9 @@ pub(crate) struct Unsigned<'a> {
 fn justification_list<N: typenum::Unsigned>(
     msgs: &[&SignedSsvMessage],
 ) -> Result<VariableList<VariableList<u8, N>, crate::types::message::MaxSigners>, QbftError> {
-    let encoded = msgs
-        .iter()
-        .map(|m| {
-            // Justifications travel without full data (`WithoutFullData`).
-            let mut stripped = (*m).clone();
-            stripped.full_data = VariableList::default();
-            VariableList::new(stripped.as_ssz_bytes())
-                .map_err(|_| QbftError::Encode("justification"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    VariableList::new(encoded).map_err(|_| QbftError::Encode("justification count"))
+    // Justifications travel without full data (`WithoutFullData`).
+    let owned: Vec<SignedSsvMessage> = msgs.iter().map(|m| (*m).clone()).collect();
+    crate::types::qbft::encode_justifications::<N>(&owned).ok_or(QbftError::Encode("justification"))
 }
 
 /// Builds, encodes and signs a message as `operator_id` (the spec's `Sign`).
