@@ -4,4 +4,5 @@
 //! logs from an execution node, redb storage, operator keys, CLI, metrics and logs.
 
 pub mod contract;
+pub mod devnet;
 pub mod slashing_protection;
