@@ -309,12 +309,8 @@ fn fee_recipient_is_per_owner() {
 }
 
 fn raw(block: u64, index: u64, log: alloy::primitives::LogData) -> RawLog {
-    RawLog {
-        block_number: block,
-        log_index: index,
-        topics: log.topics().to_vec(),
-        data: log.data.to_vec(),
-    }
+    let (topics, data) = log.split();
+    RawLog { block_number: block, log_index: index, topics, data: data.to_vec() }
 }
 
 fn operator_log(id: u64, key: &OperatorPublicKey) -> alloy::primitives::LogData {
@@ -387,7 +383,7 @@ fn devnet_keyshares_file_is_valid_ssv_keys_format() {
             keyshares_item(&v.public_key, &operators, &OWNER, i, &shares)
         })
         .collect();
-    let text = keyshares_file(items, "2025-01-01T00:00:00.000Z");
+    let text = keyshares_file(&items, "2025-01-01T00:00:00.000Z");
     let file = KeysharesFile::from_json(&text).expect("core parses and checks it");
     assert_eq!(file.items.len(), 2);
     for (i, item) in file.items.iter().enumerate() {

@@ -150,7 +150,7 @@ pub fn keyshares_item(
 
 /// A keyshares file (ssv-keys v1.2.0 list form) of `items` from [`keyshares_item`];
 /// `created_at` is an ISO-8601 time.
-pub fn keyshares_file(items: Vec<serde_json::Value>, created_at: &str) -> String {
+pub fn keyshares_file(items: &[serde_json::Value], created_at: &str) -> String {
     let doc = json!({ "version": KEYSHARES_VERSION, "createdAt": created_at, "shares": items });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
