@@ -6,6 +6,8 @@
 pub mod beacon;
 pub mod cli;
 pub mod config;
+pub mod contract;
+pub mod devnet;
 pub mod keys;
 pub mod logging;
 pub mod metrics;

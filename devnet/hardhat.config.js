@@ -1,0 +1,11 @@
+// Hardhat is used only as a local execution node (`hardhat node`); contracts are compiled
+// with solc-js by scripts/compile.js, so Hardhat never downloads a compiler.
+module.exports = {
+  networks: {
+    hardhat: {
+      chainId: 31337,
+      // Mine each transaction at once; the devnet also sets an interval so blocks advance.
+      mining: { auto: true },
+    },
+  },
+};
