@@ -3,15 +3,35 @@
 //! Every list carries its `ssz-max` bound in its type, so decoding peer bytes enforces it.
 //! Constructors that take lists are fallible for the same reason.
 
+// The SSZ crates our types are built on, re-exported so harnesses and the shell name the
+// same versions without depending on them separately.
+pub use ::ssz;
+pub use ::ssz_types;
+pub use ::tree_hash;
+pub use ::typenum;
+
+pub mod consensus_data;
+pub mod duty;
 pub mod message;
 pub mod partial_sig;
 pub mod qbft;
 pub mod role;
+pub mod share;
+pub mod validate;
 
+pub use consensus_data::{
+    BeaconVote, Contribution, Contributions, ValidatorConsensusData, VersionedAggregateAndProof,
+};
+pub use duty::{CommitteeDuty, ValidatorDuty, map_duty_to_runner_role};
 pub use message::{MessageId, MsgType, SignedSsvMessage, SsvMessage};
-pub use partial_sig::{PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages};
-pub use qbft::{QbftMessage, QbftMessageType};
+pub use partial_sig::{
+    PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages,
+    validate_partial_signature_signers,
+};
+pub use qbft::{QbftMessage, QbftMessageType, decode_justifications, encode_justifications};
 pub use role::{BeaconRole, RunnerRole};
+pub use share::{CommitteeId, CommitteeMember, Operator, Share, ShareMember};
+pub use validate::{ValidationError, validate_signed_ssv_message_parts};
 
 /// An operator's id in the SSVNetwork contract. 0 is never a valid signer.
 pub type OperatorId = u64;
@@ -72,6 +92,10 @@ mod tests {
         assert_eq!(super::qbft::MaxPrepareJustificationLen::USIZE, 3_700);
         assert_eq!(super::qbft::MaxIdentifierLen::USIZE, 56);
         assert_eq!(super::partial_sig::MaxPartialSignatureMessages::USIZE, 1512);
+        // types/consensus_data.go, types/share.go, types/operator.go, types/beacon_types.go.
+        assert_eq!(super::consensus_data::MaxDataSszLen::USIZE, 8_388_608);
+        assert_eq!(super::consensus_data::MaxContributions::USIZE, 13);
+        assert_eq!(super::share::OPERATOR_PUBKEY_PEM_LEN, 459);
     }
 
     #[test]
