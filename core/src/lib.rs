@@ -29,5 +29,6 @@ pub mod error;
 pub mod qbft;
 pub mod slashing;
 pub mod types;
+pub mod validation;
 
 pub use error::ErrorCode;
