@@ -16,6 +16,7 @@
 //!
 //! Nothing here reads a clock or does IO: the same inputs give the same verdicts.
 
+mod decided;
 mod errors;
 mod state;
 mod view;
@@ -33,6 +34,7 @@ use crate::types::{
     QbftMessage, QbftMessageType, Round, RunnerRole, SignedSsvMessage, Slot, ValidatorIndex,
 };
 
+pub use decided::{DecidedError, check_decided};
 pub use errors::{Action, ValidationFailure};
 pub use view::{CommitteeView, NetworkView, StaticNetworkView, ValidatorStatus, ValidatorView};
 
