@@ -99,7 +99,7 @@ fn validation(c: &mut Criterion) {
     let key = keys[0].public_key().clone();
     c.bench_function("validation/rsa_verify_floor", |b| {
         b.iter(|| {
-            key.verify(black_box(&signed_bytes), black_box(&prepare.signatures[0])).expect("valid")
+            key.verify(black_box(&signed_bytes), black_box(&prepare.signatures[0])).expect("valid");
         });
     });
 

@@ -55,7 +55,7 @@ mod tests {
         let a = super::load_or_create_network_key(dir.path()).unwrap();
         let b = super::load_or_create_network_key(dir.path()).unwrap();
         assert_eq!(a.public().to_peer_id(), b.public().to_peer_id());
-        assert!(a.clone().try_into_secp256k1().is_ok());
+        assert!(a.try_into_secp256k1().is_ok());
         std::fs::write(dir.path().join(super::NETWORK_KEY_FILE), "zz").unwrap();
         assert!(super::load_or_create_network_key(dir.path()).is_err());
     }
