@@ -95,3 +95,40 @@ impl Network for LoopbackNetwork {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ssv_core::types::ssz::Encode as _;
+    use ssv_core::types::ssz_types::VariableList;
+    use ssv_core::types::{MessageId, PartialSignatureMessages, SsvMessage};
+
+    use super::*;
+
+    #[test]
+    fn delivers_to_subscribed_others_only() {
+        let hub = LoopbackHub::new();
+        let cid = CommitteeId([1; 32]);
+        let (a, mut a_in) = hub.join(b"a", QueueLimits::default());
+        let (b, mut b_in) = hub.join(b"b", QueueLimits::default());
+        let (_c, mut c_in) = hub.join(b"c", QueueLimits::default());
+        a.subscribe_committee(&cid).unwrap();
+        b.subscribe_committee(&cid).unwrap();
+        let psig =
+            PartialSignatureMessages { msg_type: 0, slot: 3, messages: VariableList::empty() };
+        let signed = SignedSsvMessage {
+            signatures: VariableList::empty(),
+            operator_ids: VariableList::empty(),
+            ssv_message: SsvMessage {
+                msg_type: 1,
+                msg_id: MessageId([0; 56]),
+                data: VariableList::new(psig.as_ssz_bytes()).unwrap(),
+            },
+            full_data: VariableList::empty(),
+        };
+        a.broadcast(&cid, signed.as_ssz_bytes()).unwrap();
+        assert_eq!(b_in.try_recv().map(|m| m.signed), Some(signed));
+        assert!(a_in.try_recv().is_none());
+        assert!(c_in.try_recv().is_none());
+        assert!(a.broadcast(&cid, vec![1, 2, 3]).is_err());
+    }
+}
