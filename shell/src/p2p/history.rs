@@ -5,7 +5,7 @@
 //! signs anything. This is the seeds' "distributed slashing protection database".
 //!
 //! # Protocol `/ssv/decided/history/0.0.1` (ours)
-//! The Go node once had `/ssv/sync/decided/history/0.0.1` (removed with Alan), so this is
+//! The Go node had `/ssv/sync/decided/history/0.0.1` (v1.1.0), gone by v2.3.7, so this is
 //! our own design, over libp2p request-response on one stream per request:
 //! - request, 72 bytes: `msg_id (56) | from_height (u64 LE) | to_height (u64 LE)`;
 //! - response: `count (u32 LE)` then `count` × (`len (u32 LE)` | SSZ `SignedSSVMessage`),
