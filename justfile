@@ -25,3 +25,9 @@ bench:
 # Run each benchmark once, as CI does, so they cannot rot.
 bench-quick:
     cargo test -p ssv-benches --benches
+
+# Fuzz decode + validate for a bounded time (default 60 s per target). Stable Rust with
+# RUSTC_BOOTSTRAP=1 and no sanitizer; needs `cargo install cargo-fuzz`.
+fuzz seconds="60":
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none decode_signed_message -- -max_total_time={{seconds}}
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none validate_gossip -- -max_total_time={{seconds}}

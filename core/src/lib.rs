@@ -30,5 +30,6 @@ pub mod qbft;
 pub mod slashing;
 pub mod trace;
 pub mod types;
+pub mod validation;
 
 pub use error::ErrorCode;

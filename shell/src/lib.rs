@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod p2p;
 pub mod slashing_protection;
 pub mod store;
 pub mod trace;
