@@ -1,8 +1,17 @@
-//! `ssv-sim`: the simulator binary.
+//! `ssv-sim`: the simulator binary (`run`, `swarm`, `replay`, `shrink`).
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use ssv_simulator::sim::cli::{SimCommand, execute};
+
+#[derive(Parser)]
+#[command(name = "ssv-sim", about = "SSV simulator tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: SimCommand,
+}
+
 fn main() -> ExitCode {
-    eprintln!("ssv-sim: the simulator has not landed yet (see the tracker, 'Simulator')");
-    ExitCode::from(2)
+    execute(Cli::parse().command)
 }
