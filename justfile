@@ -25,3 +25,7 @@ bench:
 # Run each benchmark once, as CI does, so they cannot rot.
 bench-quick:
     cargo test -p ssv-benches --benches
+
+# A short simulator swarm: 100 seeded worlds with random fault mixes (fake crypto).
+sim seeds="100":
+    cargo run -p ssv-simulator --bin ssv-sim -- swarm --seeds {{seeds}} --jobs 2

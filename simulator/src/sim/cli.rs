@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::options::{Behaviour, BeaconFaults, CryptoMode, NetFaults, SimOptions};
+use super::options::{BeaconFaults, Behaviour, CryptoMode, NetFaults, SimOptions};
 use super::replay::{replay, shrink};
 use super::trace::Trace;
 use super::world::{RunReport, run};
@@ -236,7 +236,10 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 fn print_run(r: &RunReport, quiet: bool) {
     if !quiet {
         println!("seed {} options {:?}", r.seed, r.options);
-        println!("slot  committee(decided/round)  proposer(decided/round)   (honest live nodes: {})", r.live_nodes);
+        println!(
+            "slot  committee(decided/round)  proposer(decided/round)   (honest live nodes: {})",
+            r.live_nodes
+        );
         for s in &r.slots {
             println!(
                 "{:>4}  {:>10}/{:<14}  {:>9}/{}",
@@ -246,7 +249,8 @@ fn print_run(r: &RunReport, quiet: bool) {
         println!("network {:?}", r.net);
         println!("nodes   {:?}", r.nodes);
     }
-    let liveness = if r.options.expects_liveness() { "checked" } else { "not required (more than f faulty)" };
+    let liveness =
+        if r.options.expects_liveness() { "checked" } else { "not required (more than f faulty)" };
     println!("records {}  trace hash {}", r.records, hex(&r.trace_hash));
     println!("agreement, validity, decided messages verify: {}", verdict(r, true));
     println!("liveness after the heal ({liveness}): {}", verdict(r, false));
@@ -350,12 +354,13 @@ pub fn swarm(
 fn cmd_swarm(a: &SwarmArgs) -> Result<bool, String> {
     let pb = bar(a.seeds, "seeds");
     let keep = a.failures_dir.is_some();
-    let results = swarm(a.first_seed, a.seeds, a.jobs, a.crypto.into(), a.broken_quorum, keep, &|r| {
-        pb.inc(1);
-        if r.violation.is_some() {
-            pb.println(format!("seed {} FAILED", r.seed));
-        }
-    })?;
+    let results =
+        swarm(a.first_seed, a.seeds, a.jobs, a.crypto.into(), a.broken_quorum, keep, &|r| {
+            pb.inc(1);
+            if r.violation.is_some() {
+                pb.println(format!("seed {} FAILED", r.seed));
+            }
+        })?;
     pb.finish_and_clear();
     println!("operators  runs  failed  byzantine  slots  records");
     for n in super::options::COMMITTEE_SIZES {
@@ -400,7 +405,11 @@ fn cmd_replay(a: &ReplayArgs) -> Result<bool, String> {
     if let Some(first) = r.mismatches.first() {
         println!("first mismatch at record {first}");
     }
-    println!("trace hash {} ({})", hex(&r.trace_hash), if same_file { "identical" } else { "differs" });
+    println!(
+        "trace hash {} ({})",
+        hex(&r.trace_hash),
+        if same_file { "identical" } else { "differs" }
+    );
     if let Some(v) = &r.violation {
         println!("VIOLATION {:?} at step {}: {}", v.kind, v.step, v.detail);
     }

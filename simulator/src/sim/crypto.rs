@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey};
-use ssv_core::qbft::{
-    FakeSignatures, OperatorSigner, RsaSigner, SignError, SignatureVerifier,
-};
+use ssv_core::qbft::{FakeSignatures, OperatorSigner, RsaSigner, SignError, SignatureVerifier};
 use ssv_core::types::OperatorId;
 
 use super::options::CryptoMode;
@@ -206,7 +204,8 @@ mod tests {
     #[test]
     fn thirteen_distinct_real_keys() {
         let c = Crypto::new(CryptoMode::Real, 13).unwrap();
-        let keys: std::collections::BTreeSet<_> = (1..=13).map(|i| c.public_key(i).to_vec()).collect();
+        let keys: std::collections::BTreeSet<_> =
+            (1..=13).map(|i| c.public_key(i).to_vec()).collect();
         assert_eq!(keys.len(), 13);
     }
 }

@@ -8,11 +8,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ssv_core::beacon::Checkpoint;
-use ssv_core::types::{
-    BeaconVote, BlsPublicKeyBytes, CommitteeId, DomainType, MessageId, OperatorId, Root,
-    RunnerRole,
-};
 use ssv_core::types::ssz::{Decode, Encode};
+use ssv_core::types::{
+    BeaconVote, BlsPublicKeyBytes, CommitteeId, DomainType, MessageId, OperatorId, Root, RunnerRole,
+};
 
 /// Slots per epoch (mainnet).
 pub const SLOTS_PER_EPOCH: u64 = 32;
@@ -114,7 +113,8 @@ impl Chain {
         let head = slot.saturating_sub(lag);
         let mut root = self.block_root(head);
         if salt != 0 {
-            root = Sha256::new().chain_update(root).chain_update(salt.to_le_bytes()).finalize().into();
+            root =
+                Sha256::new().chain_update(root).chain_update(salt.to_le_bytes()).finalize().into();
         }
         match role {
             DutyRole::Committee => {

@@ -125,7 +125,8 @@ impl Checker {
         let slot = key.1;
         match &outcome.value {
             Some(first) if first.as_slice() != value => {
-                let detail = format!("slot {slot}: node {node} decided a value other than the first");
+                let detail =
+                    format!("slot {slot}: node {node} decided a value other than the first");
                 self.fail(ViolationKind::Agreement, step, at_ms, detail);
                 return;
             }
@@ -153,11 +154,16 @@ impl Checker {
     }
 
     fn verify_decided(&self, key: InstanceKey, value: &[u8], commit: &[u8]) -> Result<(), String> {
-        let msg = SignedSsvMessage::from_ssz_bytes(commit).map_err(|e| format!("undecodable commit: {e:?}"))?;
+        let msg = SignedSsvMessage::from_ssz_bytes(commit)
+            .map_err(|e| format!("undecodable commit: {e:?}"))?;
         let qbft = msg.decode_qbft().map_err(|e| format!("commit payload: {e}"))?;
         let signers: BTreeSet<_> = msg.operator_ids.iter().copied().collect();
         if signers.len() != msg.operator_ids.len() || signers.len() < self.quorum {
-            return Err(format!("decided with {} signers, quorum is {}", signers.len(), self.quorum));
+            return Err(format!(
+                "decided with {} signers, quorum is {}",
+                signers.len(),
+                self.quorum
+            ));
         }
         let encoded = msg.ssv_message.as_ssz_bytes();
         for (id, sig) in msg.operator_ids.iter().zip(msg.signatures.iter()) {
@@ -180,10 +186,15 @@ impl Checker {
         for role in self.chain.duties(slot) {
             let key = (self.chain.identifier(role), slot);
             let decided = self.outcomes.get(&key).map(|o| &o.honest_decided);
-            let missing: Vec<usize> =
-                expected.iter().copied().filter(|n| !decided.is_some_and(|d| d.contains(n))).collect();
+            let missing: Vec<usize> = expected
+                .iter()
+                .copied()
+                .filter(|n| !decided.is_some_and(|d| d.contains(n)))
+                .collect();
             if !missing.is_empty() {
-                let detail = format!("slot {slot} {role:?}: nodes {missing:?} did not decide by the deadline");
+                let detail = format!(
+                    "slot {slot} {role:?}: nodes {missing:?} did not decide by the deadline"
+                );
                 self.fail(ViolationKind::Liveness, step, at_ms, detail);
             }
         }

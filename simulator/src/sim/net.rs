@@ -58,7 +58,13 @@ pub struct Network {
 impl Network {
     /// A network of `n` operators whose faults stop at `heal_ms`; partitions fall in
     /// `[start_ms, heal_ms)`.
-    pub fn new(seed: u64, n: u64, faults: NetFaults, start_ms: UnixMillis, heal_ms: UnixMillis) -> Self {
+    pub fn new(
+        seed: u64,
+        n: u64,
+        faults: NetFaults,
+        start_ms: UnixMillis,
+        heal_ms: UnixMillis,
+    ) -> Self {
         let mut rng = Rng::fork(seed, "network");
         let mut links = Vec::new();
         for _ in 0..n * n {
@@ -91,7 +97,13 @@ impl Network {
 
     /// The delivery times of one message sent at `now` from `from` to `to`: none (lost),
     /// one, or two (duplicated). A node's message to itself arrives at once.
-    pub fn route(&mut self, now: UnixMillis, from: OperatorId, to: OperatorId, times: &mut Vec<UnixMillis>) {
+    pub fn route(
+        &mut self,
+        now: UnixMillis,
+        from: OperatorId,
+        to: OperatorId,
+        times: &mut Vec<UnixMillis>,
+    ) {
         times.clear();
         if from == to {
             times.push(now);

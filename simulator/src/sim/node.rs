@@ -12,8 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use ssv_core::qbft::{
     CommitteeMember, Controller, ControllerData, ControllerInput, Operator, Output, QbftConfig,
-    QbftError, RoundRobinProposer, SlotAnchor, SlotRelativeTimeouts, UnixMillis,
-    ValueCheckError,
+    QbftError, RoundRobinProposer, SlotAnchor, SlotRelativeTimeouts, UnixMillis, ValueCheckError,
 };
 use ssv_core::types::ssz::{Decode, Encode};
 use ssv_core::types::{Height, OperatorId, SignedSsvMessage};
@@ -243,7 +242,9 @@ impl SimNode {
                 for key in keys {
                     let mut core_out = Vec::new();
                     if let Some(r) = self.instances.get_mut(&key)
-                        && r.controller.handle(now, ControllerInput::Timeout, &mut core_out).is_err()
+                        && r.controller
+                            .handle(now, ControllerInput::Timeout, &mut core_out)
+                            .is_err()
                     {
                         self.stats.refused += 1;
                     }
@@ -272,7 +273,10 @@ impl SimNode {
         let mut controller =
             Controller::new(self.config(role, slot), key.0.to_vec(), self.committee.clone());
         let mut core_out = Vec::new();
-        if controller.handle(now, ControllerInput::Start { height: slot, value }, &mut core_out).is_err() {
+        if controller
+            .handle(now, ControllerInput::Start { height: slot, value }, &mut core_out)
+            .is_err()
+        {
             self.stats.refused += 1;
         }
         self.instances.insert(key, Running { controller, pending: Vec::new() });
@@ -292,9 +296,10 @@ impl SimNode {
             return;
         }
         let encoded = signed.ssv_message.as_ssz_bytes();
-        let signatures_ok = signed.operator_ids.iter().zip(signed.signatures.iter()).all(|(id, sig)| {
-            self.committee.operator(*id).is_some() && self.crypto.verify(*id, &encoded, sig)
-        });
+        let signatures_ok =
+            signed.operator_ids.iter().zip(signed.signatures.iter()).all(|(id, sig)| {
+                self.committee.operator(*id).is_some() && self.crypto.verify(*id, &encoded, sig)
+            });
         if !signatures_ok || signed.operator_ids.len() != signed.signatures.len() {
             self.stats.bad_signature += 1;
             return;
@@ -311,7 +316,8 @@ impl SimNode {
         // Not started yet (the duty comes later here, or never): keep it for a while if
         // the instance could still start.
         let slot = self.slot_at(now);
-        let plausible = key.1.saturating_add(RETAIN_SLOTS) >= slot && key.1 <= slot.saturating_add(1);
+        let plausible =
+            key.1.saturating_add(RETAIN_SLOTS) >= slot && key.1 <= slot.saturating_add(1);
         if plausible && self.chain.role_of(&key.0, key.1).is_some() {
             let buffer = self.early.entry(key).or_default();
             if buffer.len() < EARLY_MAX {
@@ -324,15 +330,28 @@ impl SimNode {
 
     /// Offers `msg` to the instance; keeps it when it came too early and retries the kept
     /// ones while the instance makes progress.
-    fn offer(&mut self, now: UnixMillis, key: InstanceKey, msg: SignedSsvMessage, out: &mut Vec<NodeOutput>) {
+    fn offer(
+        &mut self,
+        now: UnixMillis,
+        key: InstanceKey,
+        msg: SignedSsvMessage,
+        out: &mut Vec<NodeOutput>,
+    ) {
         let mut core_out = Vec::new();
         let Some(r) = self.instances.get_mut(&key) else { return };
-        let mut progressed = offer_one(&mut r.controller, now, msg, &mut r.pending, &mut core_out, &mut self.stats);
+        let mut progressed =
+            offer_one(&mut r.controller, now, msg, &mut r.pending, &mut core_out, &mut self.stats);
         while progressed {
             progressed = false;
             for early in std::mem::take(&mut r.pending) {
-                progressed |=
-                    offer_one(&mut r.controller, now, early, &mut r.pending, &mut core_out, &mut self.stats);
+                progressed |= offer_one(
+                    &mut r.controller,
+                    now,
+                    early,
+                    &mut r.pending,
+                    &mut core_out,
+                    &mut self.stats,
+                );
             }
         }
         self.emit(key, core_out, out);
@@ -341,7 +360,9 @@ impl SimNode {
     fn emit(&mut self, key: InstanceKey, core_out: Vec<Output>, out: &mut Vec<NodeOutput>) {
         for o in core_out {
             match o {
-                Output::Broadcast(msg) => out.push(NodeOutput::Broadcast(Arc::new(msg.as_ssz_bytes()))),
+                Output::Broadcast(msg) => {
+                    out.push(NodeOutput::Broadcast(Arc::new(msg.as_ssz_bytes())))
+                }
                 Output::TimerSet { .. } => {}
                 Output::Decided(d) => {
                     if let Some(r) = self.instances.get(&key) {

@@ -52,7 +52,13 @@ pub fn replay(trace: &Trace, stop_at_violation: bool) -> Result<ReplayReport, St
     let violation = driver.checker.violation.clone();
     let trace_hash = driver.recorder.hash();
     let records = driver.recorder.records();
-    Ok(ReplayReport { records, mismatches, violation, trace_hash, bytes: driver.recorder.into_bytes() })
+    Ok(ReplayReport {
+        records,
+        mismatches,
+        violation,
+        trace_hash,
+        bytes: driver.recorder.into_bytes(),
+    })
 }
 
 fn fails_like(trace: &Trace, kind: ViolationKind) -> bool {
@@ -121,5 +127,11 @@ pub fn shrink(trace: &Trace) -> Result<ShrinkReport, String> {
     // Re-record so the digests are this trace's own outputs.
     let redone = replay(&current, true)?;
     let trace = Trace::from_bytes(&redone.bytes)?;
-    Ok(ShrinkReport { violation, records_before, records_after: trace.records.len(), attempts, trace })
+    Ok(ShrinkReport {
+        violation,
+        records_before,
+        records_after: trace.records.len(),
+        attempts,
+        trace,
+    })
 }

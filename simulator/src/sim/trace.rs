@@ -116,7 +116,9 @@ impl Trace {
         let mut rec = Recorder::new(&self.header, true)?;
         for r in &self.records {
             match r {
-                Record::Input { at_ms, node, input, digest } => rec.input(*at_ms, *node, input, *digest)?,
+                Record::Input { at_ms, node, input, digest } => {
+                    rec.input(*at_ms, *node, input, *digest)?
+                }
                 Record::Deadline { at_ms, slot } => rec.deadline(*at_ms, *slot)?,
             }
         }
@@ -145,10 +147,14 @@ impl Trace {
             Ok(Some(body.to_vec()))
         };
         let header_bytes = next(&mut rest)?.ok_or("missing header")?;
-        let header: TraceHeader = postcard::from_bytes(&header_bytes).map_err(|e| format!("header: {e}"))?;
+        let header: TraceHeader =
+            postcard::from_bytes(&header_bytes).map_err(|e| format!("header: {e}"))?;
         let mut records = Vec::new();
         while let Some(body) = next(&mut rest)? {
-            records.push(postcard::from_bytes(&body).map_err(|e| format!("record {}: {e}", records.len()))?);
+            records.push(
+                postcard::from_bytes(&body)
+                    .map_err(|e| format!("record {}: {e}", records.len()))?,
+            );
         }
         Ok(Self { header, records })
     }
@@ -175,7 +181,13 @@ impl Recorder {
     /// # Errors
     /// A serialization failure.
     pub fn new(header: &TraceHeader, keep: bool) -> Result<Self, String> {
-        let mut r = Self { keep, bytes: Vec::new(), scratch: Vec::new(), hasher: Sha256::new(), records: 0 };
+        let mut r = Self {
+            keep,
+            bytes: Vec::new(),
+            scratch: Vec::new(),
+            hasher: Sha256::new(),
+            records: 0,
+        };
         let mut start = MAGIC.to_vec();
         start.extend_from_slice(&VERSION.to_le_bytes());
         let body = postcard::to_allocvec(header).map_err(|e| e.to_string())?;
@@ -208,7 +220,13 @@ impl Recorder {
     ///
     /// # Errors
     /// A serialization failure.
-    pub fn input(&mut self, at_ms: UnixMillis, node: u16, input: &NodeInput, digest: u64) -> Result<(), String> {
+    pub fn input(
+        &mut self,
+        at_ms: UnixMillis,
+        node: u16,
+        input: &NodeInput,
+        digest: u64,
+    ) -> Result<(), String> {
         self.record(&RecordRef::Input { at_ms, node, input, digest })
     }
 
@@ -317,8 +335,13 @@ impl Driver {
             .collect();
         let checker = Checker::new(Arc::clone(&chain), Arc::clone(&crypto), o.operators);
         let recorder = Recorder::new(&header, keep_trace)?;
-        let expected_live =
-            header.nodes.iter().enumerate().filter(|(_, n)| n.expected_live).map(|(i, _)| i).collect();
+        let expected_live = header
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.expected_live)
+            .map(|(i, _)| i)
+            .collect();
         Ok(Self { header, chain, crypto, nodes, checker, recorder, out: Vec::new(), expected_live })
     }
 
@@ -332,7 +355,12 @@ impl Driver {
     ///
     /// # Errors
     /// An unknown node or a serialization failure.
-    pub fn input(&mut self, at_ms: UnixMillis, node: usize, input: NodeInput) -> Result<u64, String> {
+    pub fn input(
+        &mut self,
+        at_ms: UnixMillis,
+        node: usize,
+        input: NodeInput,
+    ) -> Result<u64, String> {
         let step = self.step();
         let info = self.header.nodes.get(node).ok_or("unknown node")?;
         let honest = info.honest;

@@ -95,7 +95,10 @@ fn slot_start(options: &SimOptions, slot: Slot) -> UnixMillis {
 
 /// The node layout and per-operator faults of `seed`: (header, behaviours, erroring,
 /// lagging), per node position.
-fn layout(seed: u64, options: &SimOptions) -> (TraceHeader, Vec<Option<Behaviour>>, Vec<bool>, Vec<bool>) {
+fn layout(
+    seed: u64,
+    options: &SimOptions,
+) -> (TraceHeader, Vec<Option<Behaviour>>, Vec<bool>, Vec<bool>) {
     let mut rng = Rng::fork(seed, "layout");
     let n = options.operators;
     let mut ids: Vec<u64> = (1..=n).collect();
@@ -115,9 +118,11 @@ fn layout(seed: u64, options: &SimOptions) -> (TraceHeader, Vec<Option<Behaviour
         }
     }
     let lagging: Vec<u64> = it.take(options.beacon.lagging as usize).collect();
-    let (mut nodes, mut behaviours, mut erroring, mut lags) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut nodes, mut behaviours, mut erroring, mut lags) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for id in 1..=n {
-        let skew = rng.range(0, 2 * options.clock_skew_ms_max) as i64 - options.clock_skew_ms_max as i64;
+        let skew =
+            rng.range(0, 2 * options.clock_skew_ms_max) as i64 - options.clock_skew_ms_max as i64;
         let (behaviour, errs) = role_of.get(&id).copied().unwrap_or((None, false));
         let replicas = match behaviour {
             Some(Behaviour::Silent) => 0,
@@ -203,7 +208,14 @@ impl World {
     }
 
     fn positions_of(&self, operator: u64) -> Vec<usize> {
-        self.driver.header.nodes.iter().enumerate().filter(|(_, n)| n.operator == operator).map(|(i, _)| i).collect()
+        self.driver
+            .header
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.operator == operator)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     fn schedule_crashes(&mut self) {
@@ -225,7 +237,8 @@ impl World {
         match event {
             Event::SlotStart(slot) => {
                 if slot + 1 < self.options.slots {
-                    let next = slot_start(&self.options, slot + 1).saturating_sub(self.options.clock_skew_ms_max);
+                    let next = slot_start(&self.options, slot + 1)
+                        .saturating_sub(self.options.clock_skew_ms_max);
                     self.push(next, Event::SlotStart(slot + 1));
                 }
                 for node in 0..self.driver.nodes.len() {
@@ -243,7 +256,8 @@ impl World {
                 }
             }
             Event::Duty { node, role, slot } => {
-                if slot < self.min_duty_slot[node] || (self.erroring[node] && self.rng.chance(333)) {
+                if slot < self.min_duty_slot[node] || (self.erroring[node] && self.rng.chance(333))
+                {
                     return Ok(());
                 }
                 let info = &self.driver.header.nodes[node];
@@ -300,7 +314,9 @@ impl World {
         }
         self.driver.out = outs;
         let skew = self.driver.header.nodes[node].skew_ms;
-        let due = self.driver.nodes[node].poll_timeout().map(|t| t.saturating_add_signed(-skew).max(self.now));
+        let due = self.driver.nodes[node]
+            .poll_timeout()
+            .map(|t| t.saturating_add_signed(-skew).max(self.now));
         if due.is_some() && due != self.timer_at[node] {
             self.timer_at[node] = due;
             if let Some(at) = due {
@@ -331,7 +347,8 @@ impl World {
                 if self.byz_rng.chance(300)
                     && let Some(m) = self.resigned(&bytes, info.operator, |rng, msg| {
                         let len = rng.range(0, 300) as usize;
-                        msg.ssv_message.data = VariableList::new(rng.bytes(len)).unwrap_or_default();
+                        msg.ssv_message.data =
+                            VariableList::new(rng.bytes(len)).unwrap_or_default();
                     })
                 {
                     self.send(from, &info, Arc::new(m));
@@ -348,7 +365,10 @@ impl World {
                 if self.byz_rng.chance(300) {
                     for _ in 0..3 {
                         let spam = self.resigned(&bytes, info.operator, |rng, msg| {
-                            let Ok(mut q) = QbftMessage::from_ssz_bytes(&msg.ssv_message.data) else { return };
+                            let Ok(mut q) = QbftMessage::from_ssz_bytes(&msg.ssv_message.data)
+                            else {
+                                return;
+                            };
                             q.msg_type = QbftMessageType::RoundChange as u64;
                             q.round += rng.range(1, 10);
                             q.data_round = 0;
@@ -356,7 +376,8 @@ impl World {
                             q.round_change_justification = VariableList::default();
                             q.prepare_justification = VariableList::default();
                             msg.ssv_message.msg_type = MsgType::Consensus as u64;
-                            msg.ssv_message.data = VariableList::new(q.as_ssz_bytes()).unwrap_or_default();
+                            msg.ssv_message.data =
+                                VariableList::new(q.as_ssz_bytes()).unwrap_or_default();
                             msg.full_data = VariableList::default();
                         });
                         if let Some(m) = spam {
