@@ -9,7 +9,7 @@
 //! skews, faulty beacon nodes and byzantine operators ([`options::Behaviour`]). The
 //! invariants ([`invariants`]) are checked after every step; every input to every node is
 //! recorded ([`trace`]) so that a run replays exactly and a failing run shrinks
-//! ([`replay`]).
+//! ([`replay()`], [`shrink()`]).
 //!
 //! Modelled on TigerBeetle's VOPR (fault mixes drawn per seed, safety then liveness after
 //! the heal) and madsim/turmoil (one seeded scheduler, determinism checked by trace hash).

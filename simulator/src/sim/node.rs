@@ -361,7 +361,7 @@ impl SimNode {
         for o in core_out {
             match o {
                 Output::Broadcast(msg) => {
-                    out.push(NodeOutput::Broadcast(Arc::new(msg.as_ssz_bytes())))
+                    out.push(NodeOutput::Broadcast(Arc::new(msg.as_ssz_bytes())));
                 }
                 Output::TimerSet { .. } => {}
                 Output::Decided(d) => {

@@ -41,7 +41,7 @@ pub fn replay(trace: &Trace, stop_at_violation: bool) -> Result<ReplayReport, St
         }
         match record {
             Record::Input { at_ms, node, input, digest } => {
-                let got = driver.input(*at_ms, usize::from(*node), input.clone())?;
+                let got = driver.input(*at_ms, usize::from(*node), input)?;
                 if got != *digest {
                     mismatches.push(i as u64);
                 }

@@ -117,7 +117,7 @@ impl Trace {
         for r in &self.records {
             match r {
                 Record::Input { at_ms, node, input, digest } => {
-                    rec.input(*at_ms, *node, input, *digest)?
+                    rec.input(*at_ms, *node, input, *digest)?;
                 }
                 Record::Deadline { at_ms, slot } => rec.deadline(*at_ms, *slot)?,
             }
@@ -359,7 +359,7 @@ impl Driver {
         &mut self,
         at_ms: UnixMillis,
         node: usize,
-        input: NodeInput,
+        input: &NodeInput,
     ) -> Result<u64, String> {
         let step = self.step();
         let info = self.header.nodes.get(node).ok_or("unknown node")?;
@@ -367,7 +367,7 @@ impl Driver {
         let local = at_ms.saturating_add_signed(info.skew_ms);
         let sim = self.nodes.get_mut(node).ok_or("unknown node")?;
         self.out.clear();
-        if let NodeInput::Start { role, slot, value } = &input
+        if let NodeInput::Start { role, slot, value } = input
             && sim.is_up()
         {
             self.checker.on_start((self.chain.identifier(*role), *slot), value);
@@ -379,7 +379,7 @@ impl Driver {
             }
         }
         let d = digest(&self.out);
-        self.recorder.input(at_ms, node as u16, &input, d)?;
+        self.recorder.input(at_ms, node as u16, input, d)?;
         Ok(d)
     }
 

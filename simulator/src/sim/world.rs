@@ -264,7 +264,7 @@ impl World {
                 let salt = if info.replica == 1 { info.operator * 1_000 + 1 } else { 0 };
                 let lag = u64::from(self.lagging[node]);
                 let value = self.driver.chain.value(role, slot, lag, salt);
-                self.input(node, NodeInput::Start { role, slot, value })?;
+                self.input(node, &NodeInput::Start { role, slot, value })?;
             }
             Event::Deliver { node, bytes } => {
                 if self.behaviours[node] == Some(Behaviour::Replay) {
@@ -277,26 +277,26 @@ impl World {
                     }
                 }
                 if self.driver.nodes[node].is_up() {
-                    self.input(node, NodeInput::Message(bytes.to_vec()))?;
+                    self.input(node, &NodeInput::Message(bytes.to_vec()))?;
                 }
             }
             Event::Timer { node } => {
                 if self.timer_at[node] == Some(self.now) {
                     self.timer_at[node] = None;
-                    self.input(node, NodeInput::Timeout)?;
+                    self.input(node, &NodeInput::Timeout)?;
                 }
             }
             Event::Deadline(slot) => self.driver.deadline(self.now, slot)?,
             Event::Crash(op) => {
                 for node in self.positions_of(op) {
-                    self.input(node, NodeInput::Crash)?;
+                    self.input(node, &NodeInput::Crash)?;
                 }
             }
             Event::Restart(op) => {
                 let slot = (self.now - GENESIS_MS) / self.options.slot_ms;
                 for node in self.positions_of(op) {
                     self.min_duty_slot[node] = slot + 1;
-                    self.input(node, NodeInput::Restart)?;
+                    self.input(node, &NodeInput::Restart)?;
                 }
             }
         }
@@ -304,12 +304,12 @@ impl World {
     }
 
     /// Feeds one input, then routes the outputs and re-arms the node's timer.
-    fn input(&mut self, node: usize, input: NodeInput) -> Result<(), String> {
+    fn input(&mut self, node: usize, input: &NodeInput) -> Result<(), String> {
         self.driver.input(self.now, node, input)?;
         let outs = std::mem::take(&mut self.driver.out);
         for o in &outs {
             if let NodeOutput::Broadcast(bytes) = o {
-                self.broadcast(node, Arc::clone(bytes));
+                self.broadcast(node, bytes);
             }
         }
         self.driver.out = outs;
@@ -327,14 +327,14 @@ impl World {
     }
 
     /// Sends `bytes` from `from` to every node, as its behaviour dictates.
-    fn broadcast(&mut self, from: usize, bytes: Arc<Vec<u8>>) {
+    fn broadcast(&mut self, from: usize, bytes: &Arc<Vec<u8>>) {
         let info = self.driver.header.nodes[from].clone();
         match self.behaviours[from] {
             None | Some(Behaviour::Silent) | Some(Behaviour::Equivocate) => {}
             Some(Behaviour::BadSignature) => {
                 if self.byz_rng.chance(500) {
-                    let bad = corrupt_signature(&bytes).unwrap_or_else(|| bytes.to_vec());
-                    self.send(from, &info, Arc::new(bad));
+                    let bad = corrupt_signature(bytes).unwrap_or_else(|| bytes.to_vec());
+                    self.send(from, &info, &Arc::new(bad));
                     return;
                 }
             }
@@ -342,29 +342,29 @@ impl World {
                 if self.byz_rng.chance(300) {
                     let len = self.byz_rng.range(1, 400) as usize;
                     let junk = self.byz_rng.bytes(len);
-                    self.send(from, &info, Arc::new(junk));
+                    self.send(from, &info, &Arc::new(junk));
                 }
                 if self.byz_rng.chance(300)
-                    && let Some(m) = self.resigned(&bytes, info.operator, |rng, msg| {
+                    && let Some(m) = self.resigned(bytes, info.operator, |rng, msg| {
                         let len = rng.range(0, 300) as usize;
                         msg.ssv_message.data =
                             VariableList::new(rng.bytes(len)).unwrap_or_default();
                     })
                 {
-                    self.send(from, &info, Arc::new(m));
+                    self.send(from, &info, &Arc::new(m));
                 }
             }
             Some(Behaviour::Replay) => {
                 if self.byz_rng.chance(500) && !self.seen[from].is_empty() {
                     let i = self.byz_rng.below(self.seen[from].len() as u64) as usize;
                     let old = Arc::clone(&self.seen[from][i]);
-                    self.send(from, &info, old);
+                    self.send(from, &info, &old);
                 }
             }
             Some(Behaviour::RoundChangeSpam) => {
                 if self.byz_rng.chance(300) {
                     for _ in 0..3 {
-                        let spam = self.resigned(&bytes, info.operator, |rng, msg| {
+                        let spam = self.resigned(bytes, info.operator, |rng, msg| {
                             let Ok(mut q) = QbftMessage::from_ssz_bytes(&msg.ssv_message.data)
                             else {
                                 return;
@@ -381,7 +381,7 @@ impl World {
                             msg.full_data = VariableList::default();
                         });
                         if let Some(m) = spam {
-                            self.send(from, &info, Arc::new(m));
+                            self.send(from, &info, &Arc::new(m));
                         }
                     }
                 }
@@ -405,7 +405,7 @@ impl World {
         Some(msg.as_ssz_bytes())
     }
 
-    fn send(&mut self, from: usize, info: &NodeInfo, bytes: Arc<Vec<u8>>) {
+    fn send(&mut self, from: usize, info: &NodeInfo, bytes: &Arc<Vec<u8>>) {
         let equivocating = self.behaviours[from] == Some(Behaviour::Equivocate);
         let mut times = std::mem::take(&mut self.times);
         for to in 0..self.driver.header.nodes.len() {
@@ -418,7 +418,7 @@ impl World {
             }
             self.net.route(self.now, info.operator, target.operator, &mut times);
             for at in &times {
-                self.push(*at, Event::Deliver { node: to, bytes: Arc::clone(&bytes) });
+                self.push(*at, Event::Deliver { node: to, bytes: Arc::clone(bytes) });
             }
         }
         self.times = times;
