@@ -318,8 +318,8 @@ async fn start(
         SocketAddr::V6(a) => ListenConfig::Ipv6 { ip: *a.ip(), port: a.port() },
     };
     let config = ConfigBuilder::new(listen).build();
-    let mut discv5 =
-        Discv5::<SsvProtocolId>::new(enr, key, config).map_err(|e| NetworkError::Transport(e.into()))?;
+    let mut discv5 = Discv5::<SsvProtocolId>::new(enr, key, config)
+        .map_err(|e| NetworkError::Transport(e.into()))?;
     discv5.start().await.map_err(|e| NetworkError::Transport(format!("discv5: {e:?}")))?;
     Ok(discv5)
 }
@@ -385,8 +385,8 @@ impl Bootnode {
 /// # Errors
 /// [`NetworkError::Transport`] when no socket can be bound.
 pub fn free_udp_port(ip: Ipv4Addr) -> Result<u16, NetworkError> {
-    let socket = std::net::UdpSocket::bind((ip, 0))
-        .map_err(|e| NetworkError::Transport(e.to_string()))?;
+    let socket =
+        std::net::UdpSocket::bind((ip, 0)).map_err(|e| NetworkError::Transport(e.to_string()))?;
     socket.local_addr().map(|a| a.port()).map_err(|e| NetworkError::Transport(e.to_string()))
 }
 
@@ -430,11 +430,9 @@ mod tests {
             format!("/ip4/127.0.0.1/tcp/13001/p2p/{}", keypair.public().to_peer_id())
         );
         assert_eq!(check(&parsed, DomainType([0, 0, 5, 3]), &subnets), Err(Skip::DomainType));
-        assert_eq!(
-            check(&parsed, domain, &Subnets::from_list(&[4])),
-            Err(Skip::NoSharedSubnets)
-        );
-        let plain = Enr::builder().ip4(Ipv4Addr::LOCALHOST).udp4(1).build(&enr_key(&keypair).unwrap());
+        assert_eq!(check(&parsed, domain, &Subnets::from_list(&[4])), Err(Skip::NoSharedSubnets));
+        let plain =
+            Enr::builder().ip4(Ipv4Addr::LOCALHOST).udp4(1).build(&enr_key(&keypair).unwrap());
         assert_eq!(check(&plain.unwrap(), domain, &subnets), Err(Skip::NotSsv));
     }
 }

@@ -188,7 +188,10 @@ mod tests {
         let p4 = 400.0 * t.invalid_message_deliveries_weight * t.topic_weight;
         assert!((p4 - super::GRAYLIST_THRESHOLD).abs() < 1e-6);
         let r = super::topic_score_params(epoch, 1.0);
-        assert!((r.first_message_deliveries_cap - 2.0 * 384.0 / 8.0 / (1.0 - 0.316_227_766)).abs() < 1e-3);
+        assert!(
+            (r.first_message_deliveries_cap - 2.0 * 384.0 / 8.0 / (1.0 - 0.316_227_766)).abs()
+                < 1e-3
+        );
         r.validate().unwrap();
         assert_eq!(super::subnet_topic(5).to_string(), "ssv.v2.5");
     }

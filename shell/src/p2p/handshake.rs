@@ -223,11 +223,7 @@ impl libp2p::request_response::Codec for HandshakeCodec {
         read_all(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> std::io::Result<Vec<u8>>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
@@ -302,7 +298,7 @@ mod tests {
         ));
         let other = Keypair::generate_secp256k1().public().to_peer_id();
         assert!(matches!(verify(&sealed, &other, "0x00000502"), Err(HandshakeError::WrongSigner)));
-        let mut bad = sealed.clone();
+        let mut bad = sealed;
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert!(verify(&bad, &peer, "0x00000502").is_err());

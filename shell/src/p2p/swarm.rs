@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageAuthenticity};
-use libp2p::multiaddr::Protocol;
 use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
@@ -301,13 +301,9 @@ where
             let now = unix_millis_now();
             validator.handle_timeout(now);
             let verdict = match view.read() {
-                Ok(view) => validator.validate(
-                    now,
-                    &job.source.to_bytes(),
-                    &job.topic,
-                    &job.data,
-                    &*view,
-                ),
+                Ok(view) => {
+                    validator.validate(now, &job.source.to_bytes(), &job.topic, &job.data, &*view)
+                }
                 Err(_) => break,
             };
             let checked = Checked { message_id: job.message_id, source: job.source, verdict };
@@ -487,7 +483,8 @@ impl Driver {
                 if let Err(e) = self.jobs.try_send(job) {
                     // A full queue (a burst) or a stopped worker: ignore, no penalty.
                     let job = match e {
-                        mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
+                        mpsc::error::TrySendError::Full(j)
+                        | mpsc::error::TrySendError::Closed(j) => j,
                     };
                     tracing::debug!(peer = %job.source, "validation queue full; message ignored");
                     self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
@@ -503,11 +500,9 @@ impl Driver {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.node_infos.remove(&peer_id);
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Handshake(request_response::Event::Message {
-                peer,
-                message,
-                ..
-            })) => match message {
+            SwarmEvent::Behaviour(BehaviourEvent::Handshake(
+                request_response::Event::Message { peer, message, .. },
+            )) => match message {
                 request_response::Message::Request { request, channel, .. } => {
                     // Go answers with its own record before checking the peer's.
                     if let Some(sealed) = self.sealed_self() {
