@@ -5,6 +5,7 @@ use ssz_types::VariableList;
 use tree_hash_derive::TreeHash;
 use typenum::{Prod, Sum, U, U1000, U8388608};
 
+use super::validate::{ValidationError, ssz_reason, validate_signed_ssv_message_parts};
 use super::{BlsPublicKeyBytes, DomainType, RunnerRole};
 
 /// Most signers a message can carry: the largest committee (13 operators).
@@ -102,6 +103,12 @@ impl MessageId {
         tail.first_chunk::<48>().unwrap_or(&[0; 48])
     }
 
+    /// `ValidatorPK.MessageIDBelongs`: whether the duty executor id is this validator's
+    /// public key.
+    pub fn belongs_to_validator(&self, pubkey: &BlsPublicKeyBytes) -> bool {
+        self.duty_executor_id() == pubkey
+    }
+
     /// For a committee role: the committee id that the executor id carries (its last 32 bytes).
     pub fn committee_id(&self) -> &[u8; 32] {
         self.duty_executor_id().last_chunk::<32>().unwrap_or(&[0; 32])
@@ -162,4 +169,97 @@ pub struct SignedSsvMessage {
     pub ssv_message: SsvMessage,
     /// The consensus value (SSZ), or empty.
     pub full_data: VariableList<u8, MaxFullDataLen>,
+}
+
+impl SsvMessage {
+    /// The [`MsgType`], or `None` for a value the spec does not define.
+    pub fn known_msg_type(&self) -> Option<MsgType> {
+        MsgType::from_u64(self.msg_type)
+    }
+
+    /// ssv-spec v1.2.2 defines no `SSVMessage.Validate()` (HEAD/Boole added type and role
+    /// checks with codes that v1.2.2 lacks), so every decoded `SSVMessage` is valid here.
+    /// Kept so callers validate each layer uniformly; the SSZ bound on `data` (722_412
+    /// bytes) is already enforced by decoding.
+    ///
+    /// # Errors
+    /// None in v1.2.2.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        Ok(())
+    }
+
+    /// Decodes `data` as a [`QbftMessage`](super::QbftMessage) (`qbft.DecodeMessage`).
+    ///
+    /// The message type is not checked (Go decodes whatever is there).
+    ///
+    /// # Errors
+    /// [`ValidationError::Decode`] (no spec code: Go returns the plain decoder error).
+    pub fn decode_qbft(&self) -> Result<super::QbftMessage, ValidationError> {
+        use ssz::Decode as _;
+        super::QbftMessage::from_ssz_bytes(&self.data)
+            .map_err(|e| ValidationError::Decode { what: "qbft message", reason: ssz_reason(&e) })
+    }
+
+    /// Decodes `data` as [`PartialSignatureMessages`](super::PartialSignatureMessages).
+    ///
+    /// # Errors
+    /// [`ValidationError::Decode`] (no spec code: Go returns the plain decoder error).
+    pub fn decode_partial_signatures(
+        &self,
+    ) -> Result<super::PartialSignatureMessages, ValidationError> {
+        use ssz::Decode as _;
+        super::PartialSignatureMessages::from_ssz_bytes(&self.data).map_err(|e| {
+            ValidationError::Decode { what: "partial signature messages", reason: ssz_reason(&e) }
+        })
+    }
+}
+
+impl SignedSsvMessage {
+    /// `SignedSSVMessage.Validate()` of ssv-spec v1.2.2 (`types/messages.go`): at least one
+    /// signer, signers unique and non-zero, at least one signature, none empty, as many
+    /// signatures as signers. (The `SSVMessage` itself is not validated in v1.2.2.)
+    ///
+    /// # Errors
+    /// The first failing rule, in Go's order: see [`validate_signed_ssv_message_parts`].
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_signed_ssv_message_parts(
+            &self.operator_ids,
+            self.signatures.iter().map(|s| s.len()),
+            true,
+        )
+    }
+
+    /// This message with `full_data` emptied (`WithoutFullData`): the form carried inside
+    /// justifications.
+    pub fn without_full_data(&self) -> Self {
+        Self { full_data: VariableList::empty(), ..self.clone() }
+    }
+
+    /// The SSZ bytes of the signed [`SsvMessage`]: what each operator RSA-signs (after
+    /// SHA-256).
+    pub fn ssv_message_bytes(&self) -> Vec<u8> {
+        use ssz::Encode as _;
+        self.ssv_message.as_ssz_bytes()
+    }
+
+    /// Decodes the consensus message this envelope carries (`NewProcessingMessage`).
+    ///
+    /// # Errors
+    /// As [`SsvMessage::decode_qbft`].
+    pub fn decode_qbft(&self) -> Result<super::QbftMessage, ValidationError> {
+        self.ssv_message.decode_qbft()
+    }
+
+    /// `ProcessingMessage.Validate()`: decodes the QBFT message, then validates this
+    /// envelope and the QBFT message (in that order), and returns the decoded message.
+    ///
+    /// # Errors
+    /// A decode error, then the first failure of [`Self::validate`], then of
+    /// [`QbftMessage::validate`](super::QbftMessage::validate).
+    pub fn validate_consensus(&self) -> Result<super::QbftMessage, ValidationError> {
+        let qbft = self.decode_qbft()?;
+        self.validate()?;
+        qbft.validate()?;
+        Ok(qbft)
+    }
 }

@@ -3,15 +3,32 @@
 //! Every list carries its `ssz-max` bound in its type, so decoding peer bytes enforces it.
 //! Constructors that take lists are fallible for the same reason.
 
+// The SSZ crates our types are built on, re-exported so harnesses and the shell name the
+// same versions without depending on them separately.
+pub use ::ssz;
+pub use ::ssz_types;
+pub use ::tree_hash;
+pub use ::typenum;
+
+pub mod consensus_data;
+pub mod duty;
 pub mod message;
 pub mod partial_sig;
 pub mod qbft;
 pub mod role;
+pub mod share;
+pub mod validate;
 
+pub use consensus_data::{
+    BeaconVote, Contribution, Contributions, ValidatorConsensusData, VersionedAggregateAndProof,
+};
+pub use duty::{CommitteeDuty, ValidatorDuty, map_duty_to_runner_role};
 pub use message::{MessageId, MsgType, SignedSsvMessage, SsvMessage};
 pub use partial_sig::{PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages};
-pub use qbft::{QbftMessage, QbftMessageType};
+pub use qbft::{QbftMessage, QbftMessageType, decode_justifications, encode_justifications};
 pub use role::{BeaconRole, RunnerRole};
+pub use share::{CommitteeId, CommitteeMember, Operator, Share, ShareMember};
+pub use validate::{ValidationError, validate_signed_ssv_message_parts};
 
 /// An operator's id in the SSVNetwork contract. 0 is never a valid signer.
 pub type OperatorId = u64;

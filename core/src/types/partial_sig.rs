@@ -5,6 +5,7 @@ use ssz_types::VariableList;
 use tree_hash_derive::TreeHash;
 use typenum::{Sum, U, U1024};
 
+use super::validate::ValidationError;
 use super::{BlsSignatureBytes, OperatorId, Root, Slot, ValidatorIndex};
 
 /// Bound of `PartialSignatureMessages.messages` in v1.2.2/Alan (`ssz-max:"1512"`).
@@ -67,4 +68,59 @@ pub struct PartialSignatureMessages {
     pub slot: Slot,
     /// The signatures, at most 1512.
     pub messages: VariableList<PartialSignatureMessage, MaxPartialSignatureMessages>,
+}
+
+impl PartialSignatureMessage {
+    /// `PartialSignatureMessage.Validate()`: the signer is not 0 (19).
+    ///
+    /// # Errors
+    /// [`ValidationError::ZeroSignerNotAllowed`].
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.signer == 0 {
+            return Err(ValidationError::ZeroSignerNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+impl PartialSignatureMessages {
+    /// The [`PartialSigMsgType`], or `None` for a value the spec does not define.
+    pub fn known_msg_type(&self) -> Option<PartialSigMsgType> {
+        PartialSigMsgType::from_u64(self.msg_type)
+    }
+
+    /// `PartialSignatureMessages.Validate()` of ssv-spec v1.2.2: at least one message (21);
+    /// then per message, in order, the same signer as the first (20) and a non-zero signer
+    /// (19).
+    ///
+    /// # Errors
+    /// The first failing rule, as above.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let first = self.messages.first().ok_or(ValidationError::NoPartialSigMessages)?;
+        for m in self.messages.iter() {
+            if m.signer != first.signer {
+                return Err(ValidationError::InconsistentSigners);
+            }
+            m.validate()?;
+        }
+        Ok(())
+    }
+
+    /// `ValidateForSigner(signer)`: [`Self::validate`], then the messages' signer is
+    /// `signer`, the operator that signed the carrying `SignedSSVMessage` (44).
+    ///
+    /// # Errors
+    /// As [`Self::validate`], then [`ValidationError::PartialSigInconsistentSigner`].
+    pub fn validate_for_signer(&self, signer: OperatorId) -> Result<(), ValidationError> {
+        self.validate()?;
+        match self.messages.first() {
+            Some(m) if m.signer == signer => Ok(()),
+            _ => Err(ValidationError::PartialSigInconsistentSigner),
+        }
+    }
+
+    /// The signer of the batch (that of its first message), if any.
+    pub fn signer(&self) -> Option<OperatorId> {
+        self.messages.first().map(|m| m.signer)
+    }
 }

@@ -5,7 +5,10 @@ use ssz_types::VariableList;
 use tree_hash_derive::TreeHash;
 use typenum::{Prod, Sum, U, U1000, U1024};
 
-use super::message::MaxSigners;
+use ssz::{Decode as _, Encode as _};
+
+use super::message::{MaxSigners, MessageId, SignedSsvMessage};
+use super::validate::{ValidationError, ssz_reason};
 use super::{Height, Root, Round};
 
 /// Bound of the `identifier` field; a valid identifier is exactly 56 bytes (a message id).
@@ -68,4 +71,90 @@ pub struct QbftMessage {
     pub round_change_justification: VariableList<EncodedRoundChangeJustification, MaxSigners>,
     /// SSZ `SignedSSVMessage`s (without full data) of the prepare quorum that justifies a value.
     pub prepare_justification: VariableList<EncodedPrepareJustification, MaxSigners>,
+}
+
+impl QbftMessage {
+    /// The [`QbftMessageType`], or `None` for a value the spec does not define.
+    pub fn known_msg_type(&self) -> Option<QbftMessageType> {
+        QbftMessageType::from_u64(self.msg_type)
+    }
+
+    /// `Message.Validate()` of ssv-spec v1.2.2 (`qbft/messages.go`), in Go's order: the
+    /// identifier is 56 bytes (33); both justification lists decode as `SignedSSVMessage`s
+    /// (1); the type is at most round change (31); the round is not 0 (32).
+    ///
+    /// # Errors
+    /// The first failing rule, as above.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.identifier.len() != MessageId::LEN {
+            return Err(ValidationError::MessageIdentifierInvalid);
+        }
+        self.round_change_justifications()?;
+        self.prepare_justifications()?;
+        if self.msg_type > QbftMessageType::RoundChange as u64 {
+            return Err(ValidationError::MessageTypeInvalid);
+        }
+        if self.round == 0 {
+            return Err(ValidationError::MessageRoundInvalid);
+        }
+        Ok(())
+    }
+
+    /// The identifier as a [`MessageId`], or `None` when it is not exactly 56 bytes.
+    pub fn message_id(&self) -> Option<MessageId> {
+        let bytes: [u8; 56] = self.identifier.as_ref().try_into().ok()?;
+        Some(MessageId(bytes))
+    }
+
+    /// Whether this is a round change that carries a prepared value (`RoundChangePrepared`).
+    pub fn round_change_prepared(&self) -> bool {
+        self.msg_type == QbftMessageType::RoundChange as u64 && self.data_round != 0
+    }
+
+    /// The round-change justifications, decoded (`GetRoundChangeJustifications`).
+    ///
+    /// # Errors
+    /// [`ValidationError::UnmarshalSsz`] (code 1) when one does not decode.
+    pub fn round_change_justifications(&self) -> Result<Vec<SignedSsvMessage>, ValidationError> {
+        decode_justifications(self.round_change_justification.iter().map(|j| j.as_ref()))
+    }
+
+    /// The prepare justifications, decoded (`GetPrepareJustifications`).
+    ///
+    /// # Errors
+    /// [`ValidationError::UnmarshalSsz`] (code 1) when one does not decode.
+    pub fn prepare_justifications(&self) -> Result<Vec<SignedSsvMessage>, ValidationError> {
+        decode_justifications(self.prepare_justification.iter().map(|j| j.as_ref()))
+    }
+}
+
+/// Decodes SSZ `SignedSSVMessage` justifications (`unmarshalJustifications`).
+///
+/// # Errors
+/// [`ValidationError::UnmarshalSsz`] (code 1) at the first one that does not decode.
+pub fn decode_justifications<'a>(
+    encoded: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<SignedSsvMessage>, ValidationError> {
+    encoded
+        .into_iter()
+        .map(|bytes| {
+            SignedSsvMessage::from_ssz_bytes(bytes).map_err(|e| ValidationError::UnmarshalSsz {
+                what: "justification",
+                reason: ssz_reason(&e),
+            })
+        })
+        .collect()
+}
+
+/// Encodes justifications without their full data (`MarshalJustifications`), checking each
+/// against `Max` bytes.
+///
+/// # Errors
+/// `None` when more than 13 are given or one is longer than `Max`.
+pub fn encode_justifications<Max: typenum::Unsigned>(
+    msgs: &[SignedSsvMessage],
+) -> Option<VariableList<VariableList<u8, Max>, MaxSigners>> {
+    let encoded: Option<Vec<VariableList<u8, Max>>> =
+        msgs.iter().map(|m| VariableList::new(m.without_full_data().as_ssz_bytes()).ok()).collect();
+    VariableList::new(encoded?).ok()
 }
