@@ -48,13 +48,13 @@ pub(crate) fn partial_sig_container(v: &Value) -> R {
 pub(crate) fn valcheck(v: &Value) -> R {
     let mut slashable = BTreeMap::new();
     for (pk, slots) in v["SlashableSlots"].as_object().into_iter().flatten() {
-        let pk: [u8; 48] = hex::decode(pk).map_err(|e| e.to_string())?.try_into().map_err(|_| "pk length")?;
+        let pk = pad48(&hex::decode(pk).map_err(|e| e.to_string())?);
         slashable.insert(pk, slots.as_array().into_iter().flatten().map(u64_of).collect());
     }
     let protection = Arc::new(TestingSlashing::new(slashable));
     let mut share_pks: Vec<[u8; 48]> = Vec::new();
     for pk in v["ShareValidatorsPK"].as_array().into_iter().flatten() {
-        share_pks.push(b64(pk)?.try_into().map_err(|_| "share pk length")?);
+        share_pks.push(pad48(&b64(pk)?));
     }
     if share_pks.is_empty() {
         // Testing4SharesSet().Shares[1].
@@ -116,4 +116,14 @@ fn share1_pk() -> R<[u8; 48]> {
     let sk = ssv_core::crypto::bls::SecretKey::from_hex(sk.trim_start_matches("0x")).map_err(|e| e.to_string())?;
     let _ = keys();
     Ok(sk.public_key().to_bytes())
+}
+
+/// The vectors key slashing data by whatever bytes they call a share key (32-byte secrets
+/// in some files); map them to 48 bytes the same way on both sides.
+fn pad48(b: &[u8]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    for (o, i) in out.iter_mut().zip(b) {
+        *o = *i;
+    }
+    out
 }
