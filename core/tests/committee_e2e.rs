@@ -9,18 +9,19 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use ssv_core::beacon::{AttestationData, Checkpoint, DataVersion};
 use ssv_core::crypto::bls::{PublicKey, SecretKey, Signature};
-use ssv_core::crypto::signing::{compute_signing_root, BeaconDomainType};
+use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
 use ssv_core::crypto::threshold::split_secret;
 use ssv_core::qbft::{
-    CommitteeMember, Controller, FakeSignatures, Operator, QbftConfig, RoundRobinProposer, SpecTimeouts, ValueCheckError,
+    CommitteeMember, Controller, FakeSignatures, Operator, QbftConfig, RoundRobinProposer,
+    SpecTimeouts, ValueCheckError,
 };
 use ssv_core::runner::{
-    BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerValueCheck,
-    SlashingProtection, Submission,
+    BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response,
+    RunnerValueCheck, SlashingProtection, Submission,
 };
 use ssv_core::types::{
-    BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share, ShareMember, Slot,
-    ValidatorDuty,
+    BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share,
+    ShareMember, Slot, ValidatorDuty,
 };
 use ssz_types::VariableList;
 use tree_hash::TreeHash;
@@ -32,7 +33,11 @@ const SLOT: Slot = 64;
 struct NoSlashing;
 
 impl SlashingProtection for NoSlashing {
-    fn check_attestation(&self, _: &BlsPublicKeyBytes, _: &AttestationData) -> Result<(), ValueCheckError> {
+    fn check_attestation(
+        &self,
+        _: &BlsPublicKeyBytes,
+        _: &AttestationData,
+    ) -> Result<(), ValueCheckError> {
         Ok(())
     }
     fn check_block(&self, _: &BlsPublicKeyBytes, _: Slot) -> Result<(), ValueCheckError> {
@@ -62,8 +67,10 @@ fn network() -> BeaconNetwork {
 fn four_operators_complete_a_committee_duty_for_100_validators() {
     let net = Arc::new(network());
     let domain = DomainType::JATO_TESTNET;
-    let committee_ops: Vec<Operator> =
-        OPERATORS.iter().map(|id| Operator { operator_id: *id, public_key: vec![*id as u8] }).collect();
+    let committee_ops: Vec<Operator> = OPERATORS
+        .iter()
+        .map(|id| Operator { operator_id: *id, public_key: vec![*id as u8] })
+        .collect();
     let cid = CommitteeId::from_operators(&OPERATORS);
 
     // Validator keys split 3-of-4 at the operator ids.
@@ -72,14 +79,22 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     let mut shares_of: BTreeMap<u64, BTreeMap<u64, Share>> = BTreeMap::new();
     for v in 1..=VALIDATORS {
         let sk = secret(&v.to_le_bytes());
-        let coeffs: Vec<[u8; 64]> = (0..2u8).map(|i| {
-            let mut c = [0u8; 64];
-            c[..32].copy_from_slice(&Sha256::digest([v.to_le_bytes().as_slice(), &[i]].concat()));
-            c
-        }).collect();
+        let coeffs: Vec<[u8; 64]> = (0..2u8)
+            .map(|i| {
+                let mut c = [0u8; 64];
+                c[..32]
+                    .copy_from_slice(&Sha256::digest([v.to_le_bytes().as_slice(), &[i]].concat()));
+                c
+            })
+            .collect();
         let parts = split_secret(&sk, &OPERATORS, &coeffs).expect("split");
-        let members: Vec<ShareMember> =
-            parts.iter().map(|p| ShareMember { share_pub_key: p.public_key().to_bytes(), signer: p.operator_id }).collect();
+        let members: Vec<ShareMember> = parts
+            .iter()
+            .map(|p| ShareMember {
+                share_pub_key: p.public_key().to_bytes(),
+                signer: p.operator_id,
+            })
+            .collect();
         validator_pks.insert(v, sk.public_key());
         for p in parts {
             let share = Share {
@@ -91,7 +106,10 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                 fee_recipient_address: [0; 20],
                 graffiti: [0; 32],
             };
-            share_secrets.entry(p.operator_id).or_default().insert(p.public_key().to_bytes(), p.secret_key.clone());
+            share_secrets
+                .entry(p.operator_id)
+                .or_default()
+                .insert(p.public_key().to_bytes(), p.secret_key.clone());
             shares_of.entry(p.operator_id).or_default().insert(v, share);
         }
     }
@@ -122,11 +140,20 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                 signer: Box::new(FakeSignatures { public_key: vec![m2.operator_id as u8] }),
                 cut_off_round: 12,
             });
-            let id = MessageId::for_committee(m2.domain_type, RunnerRole::Committee, &m2.committee_id);
+            let id =
+                MessageId::for_committee(m2.domain_type, RunnerRole::Committee, &m2.committee_id);
             let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), m2.clone());
             CommitteeRunner::new(Arc::clone(&n2), shares, controller, config)
         });
-        committees.insert(op, Committee::new(member, shares_of[&op].clone(), create, Box::new(FakeSignatures::default())));
+        committees.insert(
+            op,
+            Committee::new(
+                member,
+                shares_of[&op].clone(),
+                create,
+                Box::new(FakeSignatures::default()),
+            ),
+        );
     }
 
     // Attesters for every validator, sync committee for every fifth.
@@ -158,7 +185,8 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     };
 
     // Deliver everything synchronously: inputs queue per operator, broadcasts to all.
-    let mut queue: Vec<(u64, Input)> = OPERATORS.iter().map(|op| (*op, Input::StartDuty(Duty::Committee(duty.clone())))).collect();
+    let mut queue: Vec<(u64, Input)> =
+        OPERATORS.iter().map(|op| (*op, Input::StartDuty(Duty::Committee(duty.clone())))).collect();
     let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
     let now = net.slot_start(SLOT);
     let mut steps = 0;
@@ -182,7 +210,14 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                     let response = match request {
                         Request::AttestationData { .. } => Response::AttestationData(data),
                         Request::Sign(items) => Response::Signatures(
-                            items.iter().map(|it| share_secrets[&op][&it.share_pub_key].sign(&it.signing_root).to_bytes()).collect(),
+                            items
+                                .iter()
+                                .map(|it| {
+                                    share_secrets[&op][&it.share_pub_key]
+                                        .sign(&it.signing_root)
+                                        .to_bytes()
+                                })
+                                .collect(),
                         ),
                     };
                     queue.insert(0, (op, Input::Response { id, response }));
@@ -195,17 +230,27 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     let sync_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::SYNC_COMMITTEE);
     let verify = |v: u64, root: &[u8; 32], sig: &[u8; 96]| {
         let pk: &PublicKey = &validator_pks[&v];
-        Signature::from_bytes(sig).expect("signature").verify(pk, root).expect("reconstructed signature verifies");
+        Signature::from_bytes(sig)
+            .expect("signature")
+            .verify(pk, root)
+            .expect("reconstructed signature verifies");
     };
     for &op in &OPERATORS {
         let subs = submissions.get(&op).expect("operator submitted");
-        assert_eq!(subs.len(), 120, "operator {op}: 100 attestations and 20 sync-committee messages");
+        assert_eq!(
+            subs.len(),
+            120,
+            "operator {op}: 100 attestations and 20 sync-committee messages"
+        );
         for s in subs {
             match s {
                 Submission::Attestation(a) => {
                     let root = compute_signing_root(&a.data.tree_hash_root().0, &attester_domain);
                     let validator = (1..=VALIDATORS)
-                        .find(|v| Signature::from_bytes(&a.signature).is_ok_and(|s| s.verify(&validator_pks[v], &root).is_ok()))
+                        .find(|v| {
+                            Signature::from_bytes(&a.signature)
+                                .is_ok_and(|s| s.verify(&validator_pks[v], &root).is_ok())
+                        })
                         .expect("attestation signed by some validator");
                     assert_eq!(a.data.index, validator % 4);
                 }
@@ -220,6 +265,9 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
             }
         }
         let runner = committees[&op].runners.get(&SLOT).expect("runner");
-        assert!(runner.state.as_ref().is_some_and(|s| s.finished), "operator {op} finished the duty");
+        assert!(
+            runner.state.as_ref().is_some_and(|s| s.finished),
+            "operator {op} finished the duty"
+        );
     }
 }

@@ -39,18 +39,38 @@ fn run_file(path: &Path, sc: &Path) -> R {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let kind = stem.split('_').next().unwrap_or_default();
     match kind {
-        "partialsigcontainer.PartialSigContainerTest" => spec_ssv::simple::partial_sig_container(&v),
+        "partialsigcontainer.PartialSigContainerTest" => {
+            spec_ssv::simple::partial_sig_container(&v)
+        }
         "valcheck.SpecTest" => spec_ssv::simple::valcheck(&v),
         "valcheck.MultiSpecTest" => multi(&v, spec_ssv::simple::valcheck),
-        "committee.CommitteeSpecTest" => spec_ssv::committee::committee_test(&v, sc, "committee_CommitteeSpecTest", None),
+        "committee.CommitteeSpecTest" => {
+            spec_ssv::committee::committee_test(&v, sc, "committee_CommitteeSpecTest", None)
+        }
         "committee.MultiCommitteeSpecTest" => {
             let dir = v["Name"].as_str().unwrap_or_default().replace(' ', "_");
-            multi(&v, |t| spec_ssv::committee::committee_test(t, sc, "committee_MultiCommitteeSpecTest", Some(&dir)))
+            multi(&v, |t| {
+                spec_ssv::committee::committee_test(
+                    t,
+                    sc,
+                    "committee_MultiCommitteeSpecTest",
+                    Some(&dir),
+                )
+            })
         }
-        "tests.MsgProcessingSpecTest" => spec_ssv::committee::msg_processing(&v, sc, "tests_MsgProcessingSpecTest", None),
+        "tests.MsgProcessingSpecTest" => {
+            spec_ssv::committee::msg_processing(&v, sc, "tests_MsgProcessingSpecTest", None)
+        }
         "tests.MultiMsgProcessingSpecTest" => {
             let dir = v["Name"].as_str().unwrap_or_default().replace(' ', "_");
-            multi(&v, |t| spec_ssv::committee::msg_processing(t, sc, "tests_MultiMsgProcessingSpecTest", Some(&dir)))
+            multi(&v, |t| {
+                spec_ssv::committee::msg_processing(
+                    t,
+                    sc,
+                    "tests_MultiMsgProcessingSpecTest",
+                    Some(&dir),
+                )
+            })
         }
         other => Err(format!("{other}: not implemented by the harness yet")),
     }

@@ -7,10 +7,14 @@ use super::committee_runner::CommitteeRunner;
 use super::error::RunnerError;
 use super::{Duty, Input, Output};
 use crate::qbft::{CommitteeMember, SignatureVerifier, UnixMillis};
-use crate::types::{CommitteeDuty, CommitteeId, MsgType, PartialSigMsgType, Share, SignedSsvMessage, Slot, ValidatorIndex};
+use crate::types::{
+    CommitteeDuty, CommitteeId, MsgType, PartialSigMsgType, Share, SignedSsvMessage, Slot,
+    ValidatorIndex,
+};
 
 /// Builds the committee runner of a slot from the shares of its duty's validators.
-pub type CreateRunner = Box<dyn Fn(BTreeMap<ValidatorIndex, Share>) -> CommitteeRunner + Send + Sync>;
+pub type CreateRunner =
+    Box<dyn Fn(BTreeMap<ValidatorIndex, Share>) -> CommitteeRunner + Send + Sync>;
 
 /// A committee of operators running committee duties (`ssv.Committee`).
 ///
@@ -33,7 +37,10 @@ pub struct Committee {
 
 impl std::fmt::Debug for Committee {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Committee").field("member", &self.member).field("runners", &self.runners).finish_non_exhaustive()
+        f.debug_struct("Committee")
+            .field("member", &self.member)
+            .field("runners", &self.runners)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +52,15 @@ impl Committee {
         create_runner: CreateRunner,
         verifier: Box<dyn SignatureVerifier>,
     ) -> Self {
-        Self { member, shares, runners: BTreeMap::new(), create_runner, verifier, routes: BTreeMap::new(), next_id: 0 }
+        Self {
+            member,
+            shares,
+            runners: BTreeMap::new(),
+            create_runner,
+            verifier,
+            routes: BTreeMap::new(),
+            next_id: 0,
+        }
     }
 
     /// The earliest deadline of any runner.
@@ -57,10 +72,17 @@ impl Committee {
     ///
     /// # Errors
     /// The spec's rejection of the input, with its code.
-    pub fn handle(&mut self, now: UnixMillis, input: Input, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    pub fn handle(
+        &mut self,
+        now: UnixMillis,
+        input: Input,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         match input {
             Input::StartDuty(Duty::Committee(duty)) => self.start_duty(duty, out),
-            Input::StartDuty(Duty::Validator(_)) => Err(RunnerError::other("validator duty for a committee")),
+            Input::StartDuty(Duty::Validator(_)) => {
+                Err(RunnerError::other("validator duty for a committee"))
+            }
             Input::Message(msg) => self.process_message(now, msg, out),
             Input::Timeout => {
                 let mut res = Ok(());
@@ -112,12 +134,19 @@ impl Committee {
     }
 
     /// `StartDuty`: filters the duty to this committee's validators and starts a runner.
-    fn start_duty(&mut self, duty: CommitteeDuty, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    fn start_duty(
+        &mut self,
+        duty: CommitteeDuty,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         if duty.validator_duties.is_empty() {
             return Err(RunnerError::NoBeaconDuties);
         }
         if self.runners.contains_key(&duty.slot) {
-            return Err(RunnerError::other(format!("CommitteeRunner for slot {} already exists", duty.slot)));
+            return Err(RunnerError::other(format!(
+                "CommitteeRunner for slot {} already exists",
+                duty.slot
+            )));
         }
         let mut shares = BTreeMap::new();
         let mut filtered = CommitteeDuty { slot: duty.slot, validator_duties: Vec::new() };
@@ -137,7 +166,12 @@ impl Committee {
     }
 
     /// `ProcessMessage`.
-    fn process_message(&mut self, now: UnixMillis, msg: SignedSsvMessage, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    fn process_message(
+        &mut self,
+        now: UnixMillis,
+        msg: SignedSsvMessage,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         msg.validate()?;
         verify_signed(&*self.verifier, &self.member, &msg)?;
         let ids: Vec<u64> = self.member.committee.iter().map(|o| o.operator_id).collect();
@@ -151,16 +185,22 @@ impl Committee {
             Some(MsgType::Consensus) => {
                 let qbft = msg.decode_qbft()?;
                 qbft.validate()?;
-                self.with_runner(qbft.height, out, |runner, o| runner.process_consensus(now, msg, o))
+                self.with_runner(qbft.height, out, |runner, o| {
+                    runner.process_consensus(now, msg, o)
+                })
             }
             Some(MsgType::PartialSignature) => {
                 let psig = msg.ssv_message.decode_partial_signatures()?;
                 let [signer] = msg.operator_ids.as_ref() else {
-                    return Err(RunnerError::other("PartialSignatureMessage has more than 1 signer"));
+                    return Err(RunnerError::other(
+                        "PartialSignatureMessage has more than 1 signer",
+                    ));
                 };
                 psig.validate_for_signer(*signer)?;
                 if psig.msg_type == PartialSigMsgType::PostConsensus as u64 {
-                    return self.with_runner(psig.slot, out, |runner, o| runner.process_post_consensus(&psig, o));
+                    return self.with_runner(psig.slot, out, |runner, o| {
+                        runner.process_post_consensus(&psig, o)
+                    });
                 }
                 Ok(())
             }

@@ -13,14 +13,14 @@ use super::container::PartialSigContainer;
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
 use super::{Duty, Output, Request, Response, SignRequest, Submission};
-use crate::beacon::{altair, electra, phase0, AttestationData, DataVersion};
-use crate::crypto::signing::{compute_signing_root, BeaconDomainType};
-use crate::crypto::threshold::{LagrangeCache, LAGRANGE_CACHE_CAPACITY_DEFAULT};
+use crate::beacon::{AttestationData, DataVersion, altair, electra, phase0};
+use crate::crypto::signing::{BeaconDomainType, compute_signing_root};
+use crate::crypto::threshold::{LAGRANGE_CACHE_CAPACITY_DEFAULT, LagrangeCache};
 use crate::qbft::{Controller, ControllerInput, QbftConfig, UnixMillis};
 use crate::types::{
-    BeaconRole, BeaconVote, CommitteeDuty, CommitteeId, Height, MessageId, MsgType, PartialSigMsgType,
-    PartialSignatureMessage, PartialSignatureMessages, Root, RunnerRole, Share, SignedSsvMessage, Slot,
-    SsvMessage, ValidatorDuty, ValidatorIndex,
+    BeaconRole, BeaconVote, CommitteeDuty, CommitteeId, Height, MessageId, MsgType,
+    PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages, Root, RunnerRole, Share,
+    SignedSsvMessage, Slot, SsvMessage, ValidatorDuty, ValidatorIndex,
 };
 
 /// A runner's duty state (`ssv.State`).
@@ -130,7 +130,12 @@ impl CommitteeRunner {
     ///
     /// # Errors
     /// `DutyAlreadyPassed`.
-    pub fn start_duty(&mut self, duty: CommitteeDuty, quorum: u64, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    pub fn start_duty(
+        &mut self,
+        duty: CommitteeDuty,
+        quorum: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         let height = self.controller.height();
         if height >= duty.slot && height != 0 {
             return Err(RunnerError::DutyAlreadyPassed { slot: duty.slot, height });
@@ -156,7 +161,9 @@ impl CommitteeRunner {
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
         let matches = match &self.pending {
-            Some(Pending::AttestationData { id: p, .. } | Pending::PostSign { id: p, .. }) => *p == id,
+            Some(Pending::AttestationData { id: p, .. } | Pending::PostSign { id: p, .. }) => {
+                *p == id
+            }
             None => false,
         };
         if !matches {
@@ -166,7 +173,11 @@ impl CommitteeRunner {
         match (pending, response) {
             (_, Response::Failed(reason)) => Err(RunnerError::Other(reason)),
             (Pending::AttestationData { slot, .. }, Response::AttestationData(data)) => {
-                let vote = BeaconVote { block_root: data.beacon_block_root, source: data.source, target: data.target };
+                let vote = BeaconVote {
+                    block_root: data.beacon_block_root,
+                    source: data.source,
+                    target: data.target,
+                };
                 self.decide(now, slot, vote.as_ssz_bytes(), out)
             }
             (Pending::PostSign { slot, items, .. }, Response::Signatures(sigs)) => {
@@ -177,10 +188,17 @@ impl CommitteeRunner {
     }
 
     /// `BaseRunner.decide`: value check, then start the QBFT instance at `slot`.
-    fn decide(&mut self, now: UnixMillis, slot: Slot, value: Vec<u8>, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    fn decide(
+        &mut self,
+        now: UnixMillis,
+        slot: Slot,
+        value: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         self.config.value_check.check(&value)?;
         let mut qout = Vec::new();
-        let res = self.controller.handle(now, ControllerInput::Start { height: slot, value }, &mut qout);
+        let res =
+            self.controller.handle(now, ControllerInput::Start { height: slot, value }, &mut qout);
         out.extend(qout.into_iter().map(Output::Qbft));
         res?;
         if let Some(state) = self.state.as_mut() {
@@ -193,7 +211,11 @@ impl CommitteeRunner {
     ///
     /// # Errors
     /// The controller's.
-    pub fn on_timeout(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), RunnerError> {
+    pub fn on_timeout(
+        &mut self,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), RunnerError> {
         let mut qout = Vec::new();
         let res = self.controller.handle(now, ControllerInput::Timeout, &mut qout);
         out.extend(qout.into_iter().map(Output::Qbft));
@@ -257,7 +279,11 @@ impl CommitteeRunner {
 
     /// The (role, signing root, beacon object) of each validator duty
     /// (`expectedPostConsensusRootsAndBeaconObjects`).
-    fn expected(&self, duty: &CommitteeDuty, vote: &BeaconVote) -> Vec<(BeaconRole, ValidatorIndex, Root, Submission)> {
+    fn expected(
+        &self,
+        duty: &CommitteeDuty,
+        vote: &BeaconVote,
+    ) -> Vec<(BeaconRole, ValidatorIndex, Root, Submission)> {
         let epoch = self.network.epoch_at_slot(duty.slot);
         let version = self.network.data_version(epoch);
         let mut ret = Vec::new();
@@ -280,7 +306,12 @@ impl CommitteeRunner {
                         validator_index: vd.validator_index,
                         signature: [0; 96],
                     };
-                    ret.push((BeaconRole::SyncCommittee, vd.validator_index, root, Submission::SyncCommitteeMessage(msg)));
+                    ret.push((
+                        BeaconRole::SyncCommittee,
+                        vd.validator_index,
+                        root,
+                        Submission::SyncCommitteeMessage(msg),
+                    ));
                 }
                 _ => {}
             }
@@ -300,17 +331,21 @@ impl CommitteeRunner {
             let epoch = self.network.epoch_at_slot(vd.slot);
             let version = self.version_at_slot(duty.slot);
             let (domain_type, object_root) = match vd.beacon_role() {
-                Some(BeaconRole::Attester) => {
-                    (BeaconDomainType::BEACON_ATTESTER, attestation_data(vote, vd, version).tree_hash_root().0)
+                Some(BeaconRole::Attester) => (
+                    BeaconDomainType::BEACON_ATTESTER,
+                    attestation_data(vote, vd, version).tree_hash_root().0,
+                ),
+                Some(BeaconRole::SyncCommittee) => {
+                    (BeaconDomainType::SYNC_COMMITTEE, vote.block_root)
                 }
-                Some(BeaconRole::SyncCommittee) => (BeaconDomainType::SYNC_COMMITTEE, vote.block_root),
                 _ => continue,
             };
             let share = self
                 .shares
                 .get(&vd.validator_index)
                 .ok_or_else(|| RunnerError::other("no share for the duty's validator"))?;
-            let signing_root = compute_signing_root(&object_root, &self.network.domain(epoch, domain_type));
+            let signing_root =
+                compute_signing_root(&object_root, &self.network.domain(epoch, domain_type));
             requests.push(SignRequest {
                 share_pub_key: share.share_pub_key,
                 validator_index: vd.validator_index,
@@ -348,12 +383,14 @@ impl CommitteeRunner {
         let psig = PartialSignatureMessages {
             msg_type: PartialSigMsgType::PostConsensus as u64,
             slot,
-            messages: VariableList::new(messages).map_err(|_| RunnerError::other("too many partial signatures"))?,
+            messages: VariableList::new(messages)
+                .map_err(|_| RunnerError::other("too many partial signatures"))?,
         };
         let committee = &self.controller.data().committee;
         let ids: Vec<u64> = committee.committee.iter().map(|o| o.operator_id).collect();
         let committee_id = CommitteeId::from_operators(&ids);
-        let msg_id = MessageId::for_committee(committee.domain_type, RunnerRole::Committee, &committee_id.0);
+        let msg_id =
+            MessageId::for_committee(committee.domain_type, RunnerRole::Committee, &committee_id.0);
         let signed = sign_partial_message(&self.config, signer, msg_id, &psig)?;
         out.push(Output::Broadcast(signed));
         Ok(())
@@ -410,7 +447,12 @@ impl CommitteeRunner {
                     continue;
                 }
                 let Some(share) = self.shares.get(&validator) else { continue };
-                let sig = match state.post_consensus.reconstruct(root, &share.validator_pub_key, validator, &mut self.cache) {
+                let sig = match state.post_consensus.reconstruct(
+                    root,
+                    &share.validator_pub_key,
+                    validator,
+                    &mut self.cache,
+                ) {
                     Ok(sig) => sig,
                     Err(e) => {
                         let keys = share_keys(share);
@@ -421,8 +463,9 @@ impl CommitteeRunner {
                         continue;
                     }
                 };
-                let Some((_, _, _, obj)) =
-                    expected.iter().find(|(r, v, rt, _)| *r == role && *v == validator && rt == root)
+                let Some((_, _, _, obj)) = expected
+                    .iter()
+                    .find(|(r, v, rt, _)| *r == role && *v == validator && rt == root)
                 else {
                     continue;
                 };
@@ -452,10 +495,16 @@ impl CommitteeRunner {
         if state.decided_value.as_ref().is_none_or(Vec::is_empty) {
             return Err(RunnerError::NoDecidedValue);
         }
-        let Some(h) = state.running_instance else { return Err(RunnerError::NoRunningConsensusInstance) };
-        let decided = self.controller.instance(h).and_then(|i| i.state().decided_value.clone().filter(|_| i.state().decided));
+        let Some(h) = state.running_instance else {
+            return Err(RunnerError::NoRunningConsensusInstance);
+        };
+        let decided = self
+            .controller
+            .instance(h)
+            .and_then(|i| i.state().decided_value.clone().filter(|_| i.state().decided));
         let Some(value) = decided else { return Err(RunnerError::ConsensusInstanceNotDecided) };
-        BeaconVote::from_ssz_bytes(&value).map_err(|_| RunnerError::other("failed to parse decided value"))?;
+        BeaconVote::from_ssz_bytes(&value)
+            .map_err(|_| RunnerError::other("failed to parse decided value"))?;
         validate_partial_sig_for_slot(psig, state.starting_duty.slot(), &self.shares)
     }
 }
@@ -529,12 +578,16 @@ pub(crate) fn sign_partial_message(
     let ssv_message = SsvMessage {
         msg_type: MsgType::PartialSignature as u64,
         msg_id,
-        data: VariableList::new(psig.as_ssz_bytes()).map_err(|_| RunnerError::other("message too large"))?,
+        data: VariableList::new(psig.as_ssz_bytes())
+            .map_err(|_| RunnerError::other("message too large"))?,
     };
-    let sig = config.signer.sign(&ssv_message.as_ssz_bytes()).map_err(|e| RunnerError::Other(e.0))?;
+    let sig =
+        config.signer.sign(&ssv_message.as_ssz_bytes()).map_err(|e| RunnerError::Other(e.0))?;
     Ok(SignedSsvMessage {
-        signatures: VariableList::new(vec![VariableList::new(sig).map_err(|_| RunnerError::other("signature too long"))?])
-            .map_err(|_| RunnerError::other("signatures"))?,
+        signatures: VariableList::new(vec![
+            VariableList::new(sig).map_err(|_| RunnerError::other("signature too long"))?,
+        ])
+        .map_err(|_| RunnerError::other("signatures"))?,
         operator_ids: VariableList::new(vec![signer]).map_err(|_| RunnerError::other("signers"))?,
         ssv_message,
         full_data: VariableList::empty(),
@@ -543,7 +596,11 @@ pub(crate) fn sign_partial_message(
 
 /// `constructAttestationData`: the vote for this validator's committee (index 0 from
 /// Electra on).
-pub fn attestation_data(vote: &BeaconVote, duty: &ValidatorDuty, version: DataVersion) -> AttestationData {
+pub fn attestation_data(
+    vote: &BeaconVote,
+    duty: &ValidatorDuty,
+    version: DataVersion,
+) -> AttestationData {
     AttestationData {
         slot: duty.slot,
         index: if version >= DataVersion::Electra { 0 } else { duty.committee_index },
@@ -553,7 +610,11 @@ pub fn attestation_data(vote: &BeaconVote, duty: &ValidatorDuty, version: DataVe
     }
 }
 
-fn unsigned_attestation(data: AttestationData, duty: &ValidatorDuty, version: DataVersion) -> Option<Submission> {
+fn unsigned_attestation(
+    data: AttestationData,
+    duty: &ValidatorDuty,
+    version: DataVersion,
+) -> Option<Submission> {
     if version >= DataVersion::Electra {
         Some(Submission::SingleAttestation(electra::SingleAttestation {
             committee_index: duty.committee_index,
@@ -567,7 +628,11 @@ fn unsigned_attestation(data: AttestationData, duty: &ValidatorDuty, version: Da
         if let Ok(i) = usize::try_from(duty.validator_committee_index) {
             let _ = bits.set(i, true);
         }
-        Some(Submission::Attestation(phase0::Attestation { aggregation_bits: bits, data, signature: [0; 96] }))
+        Some(Submission::Attestation(phase0::Attestation {
+            aggregation_bits: bits,
+            data,
+            signature: [0; 96],
+        }))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::crypto::bls::{PublicKey, Signature};
-use crate::crypto::threshold::{reconstruct_and_verify, LagrangeCache, ReconstructError};
+use crate::crypto::threshold::{LagrangeCache, ReconstructError, reconstruct_and_verify};
 use crate::types::{BlsSignatureBytes, OperatorId, PartialSignatureMessage, Root, ValidatorIndex};
 
 /// Signatures of one signing root, by signer.
@@ -42,7 +42,12 @@ impl PartialSigContainer {
     }
 
     /// The signature of `signer` over `root` for `validator`, if held.
-    pub fn get(&self, validator: ValidatorIndex, signer: OperatorId, root: &Root) -> Option<&BlsSignatureBytes> {
+    pub fn get(
+        &self,
+        validator: ValidatorIndex,
+        signer: OperatorId,
+        root: &Root,
+    ) -> Option<&BlsSignatureBytes> {
         self.signatures.get(&validator)?.get(root)?.get(&signer)
     }
 
@@ -52,7 +57,11 @@ impl PartialSigContainer {
     }
 
     /// All signatures over `root` for `validator`.
-    pub fn signatures_for(&self, validator: ValidatorIndex, root: &Root) -> Option<&SignerSignatures> {
+    pub fn signatures_for(
+        &self,
+        validator: ValidatorIndex,
+        root: &Root,
+    ) -> Option<&SignerSignatures> {
         self.signatures.get(&validator)?.get(root)
     }
 
@@ -84,18 +93,27 @@ impl PartialSigContainer {
         let sigs = self.signatures_for(validator, root).ok_or(ReconstructError::Empty)?;
         let mut partials = Vec::with_capacity(sigs.len());
         for (signer, sig) in sigs {
-            let sig = Signature::from_bytes(sig).map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
+            let sig = Signature::from_bytes(sig)
+                .map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
             partials.push((*signer, sig));
         }
-        let pk = PublicKey::from_bytes(validator_pub_key).map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
+        let pk = PublicKey::from_bytes(validator_pub_key)
+            .map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
         reconstruct_and_verify(&partials, &pk, root, cache).map(|s| s.to_bytes())
     }
 
     /// `FallBackAndVerifyEachSignature`: verifies each signature over `root` for
     /// `validator` against the signer's share public key (from `share_keys`) and removes
     /// those that fail.
-    pub fn drop_invalid(&mut self, validator: ValidatorIndex, root: &Root, share_keys: &BTreeMap<OperatorId, [u8; 48]>) {
-        let Some(m) = self.signatures.get_mut(&validator).and_then(|r| r.get_mut(root)) else { return };
+    pub fn drop_invalid(
+        &mut self,
+        validator: ValidatorIndex,
+        root: &Root,
+        share_keys: &BTreeMap<OperatorId, [u8; 48]>,
+    ) {
+        let Some(m) = self.signatures.get_mut(&validator).and_then(|r| r.get_mut(root)) else {
+            return;
+        };
         m.retain(|signer, sig| verify_partial(share_keys.get(signer), sig, root));
     }
 }

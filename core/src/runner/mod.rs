@@ -26,18 +26,22 @@ mod error;
 mod network;
 mod value_check;
 
-pub use committee::{verify_signed, Committee, CreateRunner};
-pub use committee_runner::{attestation_data, CommitteeRunner, RunnerState};
-pub use container::{verify_partial, PartialSigContainer, SignerSignatures};
+pub use committee::{Committee, CreateRunner, verify_signed};
+pub use committee_runner::{CommitteeRunner, RunnerState, attestation_data};
+pub use container::{PartialSigContainer, SignerSignatures, verify_partial};
 pub use error::RunnerError;
 pub use network::BeaconNetwork;
 pub use value_check::{
-    check_beacon_vote, check_duty, check_validator_consensus_data, RunnerValueCheck, SlashingProtection,
+    RunnerValueCheck, SlashingProtection, check_beacon_vote, check_duty,
+    check_validator_consensus_data,
 };
 
-use crate::beacon::{altair, electra, phase0, AttestationData};
+use crate::beacon::{AttestationData, altair, electra, phase0};
 use crate::crypto::signing::BeaconDomainType;
-use crate::types::{BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot, ValidatorDuty, ValidatorIndex};
+use crate::types::{
+    BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot,
+    ValidatorDuty, ValidatorIndex,
+};
 
 /// A duty as a runner starts it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! domains, and the data version (fork) of an epoch. Pure data, no clock.
 
 use crate::beacon::DataVersion;
-use crate::crypto::signing::{compute_domain, BeaconDomainType, Domain, ForkVersion};
+use crate::crypto::signing::{BeaconDomainType, Domain, ForkVersion, compute_domain};
 use crate::qbft::UnixMillis;
 use crate::types::{Epoch, Root, Slot};
 
@@ -53,12 +53,17 @@ impl BeaconNetwork {
 
     /// `DataVersion(epoch)`: the latest fork whose first epoch is at most `epoch`.
     pub fn data_version(&self, epoch: Epoch) -> DataVersion {
-        self.data_versions.iter().rev().find(|(e, _)| *e <= epoch).map_or(DataVersion::Phase0, |(_, v)| *v)
+        self.data_versions
+            .iter()
+            .rev()
+            .find(|(e, _)| *e <= epoch)
+            .map_or(DataVersion::Phase0, |(_, v)| *v)
     }
 
     /// `DomainData(epoch, domain_type)`.
     pub fn domain(&self, epoch: Epoch, domain_type: BeaconDomainType) -> Domain {
-        let fork = self.fork_versions.iter().rev().find(|(e, _)| *e <= epoch).map_or([0; 4], |(_, v)| *v);
+        let fork =
+            self.fork_versions.iter().rev().find(|(e, _)| *e <= epoch).map_or([0; 4], |(_, v)| *v);
         compute_domain(domain_type, fork, &self.genesis_validators_root)
     }
 }

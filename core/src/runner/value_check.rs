@@ -10,7 +10,8 @@ use crate::beacon::{AttestationData, Checkpoint};
 use crate::error::ErrorCode;
 use crate::qbft::ValueCheckError;
 use crate::types::{
-    BeaconRole, BeaconVote, BlsPublicKeyBytes, Epoch, Slot, ValidatorConsensusData, ValidatorDuty, ValidatorIndex,
+    BeaconRole, BeaconVote, BlsPublicKeyBytes, Epoch, Slot, ValidatorConsensusData, ValidatorDuty,
+    ValidatorIndex,
 };
 
 /// Slashing protection as the runners consult it (`types.BeaconSigner`'s
@@ -23,13 +24,21 @@ pub trait SlashingProtection: Send + Sync {
     ///
     /// # Errors
     /// [`ValueCheckError`] with `SlashableAttestation`.
-    fn check_attestation(&self, share_pub_key: &BlsPublicKeyBytes, data: &AttestationData) -> Result<(), ValueCheckError>;
+    fn check_attestation(
+        &self,
+        share_pub_key: &BlsPublicKeyBytes,
+        data: &AttestationData,
+    ) -> Result<(), ValueCheckError>;
 
     /// `Ok` when proposing at `slot` with `share_pub_key` is safe.
     ///
     /// # Errors
     /// [`ValueCheckError`] for a slashable proposal.
-    fn check_block(&self, share_pub_key: &BlsPublicKeyBytes, slot: Slot) -> Result<(), ValueCheckError>;
+    fn check_block(
+        &self,
+        share_pub_key: &BlsPublicKeyBytes,
+        slot: Slot,
+    ) -> Result<(), ValueCheckError>;
 }
 
 fn err(code: ErrorCode, reason: &str) -> ValueCheckError {
@@ -55,9 +64,13 @@ pub fn check_beacon_vote(
     expected_source: Epoch,
     expected_target: Epoch,
 ) -> Result<(), ValueCheckError> {
-    let vote = BeaconVote::from_ssz_bytes(value).map_err(|_| err(ErrorCode::DecodeBeaconVote, "failed decoding beacon vote"))?;
+    let vote = BeaconVote::from_ssz_bytes(value)
+        .map_err(|_| err(ErrorCode::DecodeBeaconVote, "failed decoding beacon vote"))?;
     if vote.source.epoch >= vote.target.epoch {
-        return Err(err(ErrorCode::AttestationSourceNotLessThanTarget, "attestation data source >= target"));
+        return Err(err(
+            ErrorCode::AttestationSourceNotLessThanTarget,
+            "attestation data source >= target",
+        ));
     }
     if vote.source.epoch != expected_source {
         return Err(err(ErrorCode::CheckpointMismatch, "source checkpoint mismatch"));
@@ -127,7 +140,8 @@ pub fn check_validator_consensus_data(
     cd.validate().map_err(|_| err(ErrorCode::QbftValueInvalid, "invalid value"))?;
     check_duty(&cd.duty, network, current_epoch, role, validator_pub_key, validator_index)?;
     if role == BeaconRole::Proposer {
-        let block = cd.block_data().map_err(|e| uncoded(format!("could not get block data: {e}")))?;
+        let block =
+            cd.block_data().map_err(|e| uncoded(format!("could not get block data: {e}")))?;
         protection.check_block(share_pub_key, block.slot())?;
     }
     Ok(())
@@ -181,9 +195,20 @@ impl std::fmt::Debug for RunnerValueCheck {
 impl crate::qbft::ValueCheck for RunnerValueCheck {
     fn check(&self, value: &[u8]) -> Result<(), ValueCheckError> {
         match self {
-            Self::BeaconVote { protection, slot, share_pub_keys, expected_source, expected_target } => {
-                check_beacon_vote(value, protection.as_ref(), *slot, share_pub_keys, *expected_source, *expected_target)
-            }
+            Self::BeaconVote {
+                protection,
+                slot,
+                share_pub_keys,
+                expected_source,
+                expected_target,
+            } => check_beacon_vote(
+                value,
+                protection.as_ref(),
+                *slot,
+                share_pub_keys,
+                *expected_source,
+                *expected_target,
+            ),
             Self::ValidatorConsensusData {
                 role,
                 network,

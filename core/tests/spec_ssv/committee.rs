@@ -8,18 +8,22 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use ssv_core::crypto::rsa::OperatorPrivateKey;
 use ssv_core::qbft::{
-    CommitteeMember, Controller, ControllerData, FixedProposer, InstanceData, MsgContainer, Operator, ProcessingMessage,
-    QbftConfig, RsaSigner, RsaVerifier, SpecTimeouts, State,
+    CommitteeMember, Controller, ControllerData, FixedProposer, InstanceData, MsgContainer,
+    Operator, ProcessingMessage, QbftConfig, RsaSigner, RsaVerifier, SpecTimeouts, State,
 };
 use ssv_core::runner::{
-    Committee, CommitteeRunner, Duty, Input, PartialSigContainer, RunnerError, RunnerState, RunnerValueCheck,
+    Committee, CommitteeRunner, Duty, Input, PartialSigContainer, RunnerError, RunnerState,
+    RunnerValueCheck,
 };
-use ssv_core::types::{CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share, ValidatorIndex};
-use ssv_fixtures::mock_beacon::{TestingSlashing, HARNESS_NOW_MS, TESTING_DUTY_SLOT};
+use ssv_core::types::{
+    CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share, ValidatorIndex,
+};
+use ssv_fixtures::mock_beacon::{HARNESS_NOW_MS, TESTING_DUTY_SLOT, TestingSlashing};
 use ssv_fixtures::testingutils;
 
 use super::common::{
-    b64, check_code, compare_outputs, compare_roots, drive, network, share, signed, u64_of, validator_duty, Recorder, R,
+    R, Recorder, b64, check_code, compare_outputs, compare_roots, drive, network, share, signed,
+    u64_of, validator_duty,
 };
 
 fn committee_from(v: &Value) -> R<CommitteeMember> {
@@ -27,10 +31,17 @@ fn committee_from(v: &Value) -> R<CommitteeMember> {
         .as_array()
         .ok_or("no Committee")?
         .iter()
-        .map(|o| Ok(Operator { operator_id: u64_of(&o["OperatorID"]), public_key: b64(&o["SSVOperatorPubKey"])? }))
+        .map(|o| {
+            Ok(Operator {
+                operator_id: u64_of(&o["OperatorID"]),
+                public_key: b64(&o["SSVOperatorPubKey"])?,
+            })
+        })
         .collect::<R<Vec<_>>>()?;
-    let cid = hex::decode(v["CommitteeID"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
-    let domain = hex::decode(v["DomainType"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let cid =
+        hex::decode(v["CommitteeID"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let domain =
+        hex::decode(v["DomainType"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
     Ok(CommitteeMember {
         operator_id: u64_of(&v["OperatorID"]),
         committee_id: cid.try_into().unwrap_or([0; 32]),
@@ -92,7 +103,8 @@ fn psig_container_from(v: &Value) -> R<PartialSigContainer> {
         let vi: u64 = vi.parse().map_err(|_| "validator index")?;
         let m = c.signatures.entry(vi).or_default();
         for (root, signers) in roots.as_object().into_iter().flatten() {
-            let root: [u8; 32] = hex::decode(root).map_err(|e| e.to_string())?.try_into().map_err(|_| "root")?;
+            let root: [u8; 32] =
+                hex::decode(root).map_err(|e| e.to_string())?.try_into().map_err(|_| "root")?;
             let r = m.entry(root).or_default();
             for (signer, sig) in signers.as_object().into_iter().flatten() {
                 let sig: [u8; 96] = b64(sig)?.try_into().map_err(|_| "sig")?;
@@ -132,7 +144,10 @@ fn operator_signer(n: usize) -> R<RsaSigner> {
     Ok(RsaSigner(OperatorPrivateKey::from_der(der).map_err(|e| e.to_string())?))
 }
 
-fn runner_config(shares: &BTreeMap<ValidatorIndex, Share>, protection: &Arc<TestingSlashing>) -> R<Arc<QbftConfig>> {
+fn runner_config(
+    shares: &BTreeMap<ValidatorIndex, Share>,
+    protection: &Arc<TestingSlashing>,
+) -> R<Arc<QbftConfig>> {
     let n = shares.values().next().map_or(4, |s| s.committee.len());
     Ok(Arc::new(QbftConfig {
         proposer: Box::new(FixedProposer(1)),
@@ -157,7 +172,11 @@ fn fresh_runner(
 ) -> R<CommitteeRunner> {
     let config = runner_config(&shares, protection)?;
     let ids: Vec<u64> = member.committee.iter().map(|o| o.operator_id).collect();
-    let id = MessageId::for_committee(member.domain_type, RunnerRole::Committee, &CommitteeId::from_operators(&ids).0);
+    let id = MessageId::for_committee(
+        member.domain_type,
+        RunnerRole::Committee,
+        &CommitteeId::from_operators(&ids).0,
+    );
     let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), member.clone());
     Ok(CommitteeRunner::new(network(), shares, controller, config))
 }
@@ -181,7 +200,12 @@ fn runner_from(v: &Value, protection: &Arc<TestingSlashing>) -> R<CommitteeRunne
     }
     let controller = Controller::from_data(
         Arc::clone(&config),
-        ControllerData { identifier: b64(&c["Identifier"])?, height: u64_of(&c["Height"]), stored_instances: instances, committee: member },
+        ControllerData {
+            identifier: b64(&c["Identifier"])?,
+            height: u64_of(&c["Height"]),
+            stored_instances: instances,
+            committee: member,
+        },
     );
     let mut runner = CommitteeRunner::new(network(), shares, controller, config);
     let s = &b["State"];
@@ -221,17 +245,33 @@ fn container_json_eq(expected: &Value, got: &PartialSigContainer, what: &str) ->
 fn compare_runner(expected: &Value, runner: &CommitteeRunner) -> R {
     let b = &expected["BaseRunner"];
     if u64_of(&b["QBFTController"]["Height"]) != runner.controller.height() {
-        return Err(format!("post-state controller height: expected {}, got {}", b["QBFTController"]["Height"], runner.controller.height()));
+        return Err(format!(
+            "post-state controller height: expected {}, got {}",
+            b["QBFTController"]["Height"],
+            runner.controller.height()
+        ));
     }
     let s = &b["State"];
     let Some(state) = &runner.state else {
-        return if s.is_null() { Ok(()) } else { Err("post-state: expected a runner state".into()) };
+        return if s.is_null() {
+            Ok(())
+        } else {
+            Err("post-state: expected a runner state".into())
+        };
     };
     if s.is_null() {
         return Err("post-state: expected no runner state".into());
     }
-    container_json_eq(&s["PreConsensusContainer"], &state.pre_consensus, "pre-consensus container")?;
-    container_json_eq(&s["PostConsensusContainer"], &state.post_consensus, "post-consensus container")?;
+    container_json_eq(
+        &s["PreConsensusContainer"],
+        &state.pre_consensus,
+        "pre-consensus container",
+    )?;
+    container_json_eq(
+        &s["PostConsensusContainer"],
+        &state.post_consensus,
+        "post-consensus container",
+    )?;
     let dv = opt_bytes(&s["DecidedValue"])?.filter(|d| !d.is_empty());
     if dv != state.decided_value {
         return Err("post-state decided value differs".into());
@@ -241,7 +281,9 @@ fn compare_runner(expected: &Value, runner: &CommitteeRunner) -> R {
     }
     match (&s["RunningInstance"], state.running_instance) {
         (Value::Null, None) => {}
-        (Value::Null, Some(_)) | (_, None) => return Err("post-state running instance presence differs".into()),
+        (Value::Null, Some(_)) | (_, None) => {
+            return Err("post-state running instance presence differs".into());
+        }
         (i, Some(h)) => {
             if u64_of(&i["State"]["Height"]) != h {
                 return Err("post-state running instance height differs".into());
@@ -278,7 +320,8 @@ fn is_proposal(m: &ssv_core::types::SignedSsvMessage) -> Option<u64> {
 /// A message that our wire types cannot even hold (e.g. a null `SSVMessage`) is rejected
 /// by `Validate()` in Go; report that validation error.
 fn signed_or_invalid(v: &Value) -> R<Result<ssv_core::types::SignedSsvMessage, RunnerError>> {
-    let j: ssv_fixtures::spec_json::SignedSsvMessageJson = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let j: ssv_fixtures::spec_json::SignedSsvMessageJson =
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
     match j.to_core() {
         Ok(m) => Ok(Ok(m)),
         Err(e) => match j.validate() {
@@ -297,23 +340,32 @@ pub(crate) fn msg_processing(t: &Value, sc: &Path, kind: &str, dir: Option<&str>
     let protection = Arc::new(TestingSlashing::default());
     let runner = runner_from(&t["Runner"], &protection)?;
     let shares = runner.shares.clone();
-    let member = runner.controller.data().committee.clone();
+    let member = runner.controller.data().committee;
     let slot_shares = shares.clone();
     let once = Mutex::new(Some(runner));
     let p2 = protection.clone();
     let m2 = member.clone();
     let create: ssv_core::runner::CreateRunner = Box::new(move |s| {
-        once.lock().ok().and_then(|mut o| o.take()).unwrap_or_else(|| fresh_runner(&m2, s, &p2).expect("runner"))
+        once.lock()
+            .ok()
+            .and_then(|mut o| o.take())
+            .unwrap_or_else(|| fresh_runner(&m2, s, &p2).expect("runner"))
     });
     let mut committee = Committee::new(member, shares, create, Box::new(RsaVerifier));
-    let duty = duty_from(if t["CommitteeDuty"].is_null() { &t["ValidatorDuty"] } else { &t["CommitteeDuty"] })?;
+    let duty = duty_from(if t["CommitteeDuty"].is_null() {
+        &t["ValidatorDuty"]
+    } else {
+        &t["CommitteeDuty"]
+    })?;
     let slot = duty.slot();
     let mut rec = Recorder::default();
     let mut last: Option<RunnerError> = None;
     if t["DontStartDuty"].as_bool().unwrap_or(false) {
         let r = runner_from(&t["Runner"], &protection)?;
         committee.insert_runner(slot, r);
-    } else if let Err(e) = drive(&mut rec, |i, o| committee.handle(HARNESS_NOW_MS, i, o), Input::StartDuty(duty)) {
+    } else if let Err(e) =
+        drive(&mut rec, |i, o| committee.handle(HARNESS_NOW_MS, i, o), Input::StartDuty(duty))
+    {
         last = Some(e);
     }
     for m in t["Messages"].as_array().into_iter().flatten() {
@@ -325,10 +377,14 @@ pub(crate) fn msg_processing(t: &Value, sc: &Path, kind: &str, dir: Option<&str>
             }
         };
         let proposal = is_proposal(&m);
-        if let Err(e) = drive(&mut rec, |i, o| committee.handle(HARNESS_NOW_MS, i, o), Input::Message(m)) {
+        if let Err(e) =
+            drive(&mut rec, |i, o| committee.handle(HARNESS_NOW_MS, i, o), Input::Message(m))
+        {
             last = Some(e);
         }
-        if t["DecidedSlashable"].as_bool().unwrap_or(false) && let Some(h) = proposal {
+        if t["DecidedSlashable"].as_bool().unwrap_or(false)
+            && let Some(h) = proposal
+        {
             for s in slot_shares.values() {
                 protection.add(s.share_pub_key, h);
             }
@@ -378,11 +434,18 @@ pub(crate) fn committee_test(t: &Value, sc: &Path, kind: &str, dir: Option<&str>
     if let Some(post) = state_comparison(sc, kind, dir, name) {
         let runners = post["Runners"].as_object().cloned().unwrap_or_default();
         if runners.len() != committee.runners.len() {
-            return Err(format!("post-state: expected {} runners, got {}", runners.len(), committee.runners.len()));
+            return Err(format!(
+                "post-state: expected {} runners, got {}",
+                runners.len(),
+                committee.runners.len()
+            ));
         }
         for (slot, r) in runners {
             let slot: u64 = slot.parse().map_err(|_| "slot")?;
-            let ours = committee.runners.get(&slot).ok_or(format!("post-state: no runner for slot {slot}"))?;
+            let ours = committee
+                .runners
+                .get(&slot)
+                .ok_or(format!("post-state: no runner for slot {slot}"))?;
             compare_runner(&r, ours).map_err(|e| format!("slot {slot}: {e}"))?;
         }
     }

@@ -10,7 +10,9 @@ use ssv_core::error::SpecError;
 use ssv_core::runner::{BeaconNetwork, Output, Request, Response, RunnerError, Submission};
 use ssv_core::types::{BlsPublicKeyBytes, PartialSignatureMessages, SignedSsvMessage};
 use ssv_fixtures::mock_beacon;
-use ssv_fixtures::spec_json::{PartialSignatureMessagesJson, ShareJson, SignedSsvMessageJson, ValidatorDutyJson};
+use ssv_fixtures::spec_json::{
+    PartialSignatureMessagesJson, ShareJson, SignedSsvMessageJson, ValidatorDutyJson,
+};
 
 /// A check result.
 pub(crate) type R<T = ()> = Result<T, String>;
@@ -19,7 +21,9 @@ pub(crate) fn b64(v: &Value) -> R<Vec<u8>> {
     use base64::Engine;
     match v {
         Value::Null => Ok(Vec::new()),
-        Value::String(s) => base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string()),
+        Value::String(s) => {
+            base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string())
+        }
         other => Err(format!("not base64: {other}")),
     }
 }
@@ -38,7 +42,8 @@ pub(crate) fn signed(v: &Value) -> R<SignedSsvMessage> {
 }
 
 pub(crate) fn psigs(v: &Value) -> R<PartialSignatureMessages> {
-    let j: PartialSignatureMessagesJson = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let j: PartialSignatureMessagesJson =
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
     j.to_core().map_err(|e| e.to_string())
 }
 
@@ -59,7 +64,11 @@ pub(crate) fn checkpoint(v: &Value) -> R<Checkpoint> {
 
 pub(crate) fn network() -> Arc<BeaconNetwork> {
     static NET: OnceLock<Arc<BeaconNetwork>> = OnceLock::new();
-    Arc::clone(NET.get_or_init(|| Arc::new(mock_beacon::test_network().expect("beacon_node_versions.json"))))
+    Arc::clone(
+        NET.get_or_init(|| {
+            Arc::new(mock_beacon::test_network().expect("beacon_node_versions.json"))
+        }),
+    )
 }
 
 pub(crate) fn keys() -> &'static BTreeMap<BlsPublicKeyBytes, SecretKey> {
@@ -78,7 +87,10 @@ pub(crate) fn code_of(err: &Option<RunnerError>) -> Option<u64> {
 pub(crate) fn check_code(expected: u64, err: &Option<RunnerError>) -> R {
     match code_of(err) {
         Some(c) if c == expected => Ok(()),
-        _ => Err(format!("expected error code {expected}, got {:?}", err.as_ref().map(|e| (e.code(), e.to_string())))),
+        _ => Err(format!(
+            "expected error code {expected}, got {:?}",
+            err.as_ref().map(|e| (e.code(), e.to_string()))
+        )),
     }
 }
 
@@ -107,7 +119,9 @@ pub(crate) fn drive(
         let mut responses = Vec::new();
         for o in out {
             match o {
-                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => rec.broadcasts.push(m),
+                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                    rec.broadcasts.push(m);
+                }
                 Output::Qbft(_) => {}
                 Output::Submit(s) => rec.submitted.push(Submission::root(&s)),
                 Output::Request { id, request } => {
@@ -124,7 +138,9 @@ pub(crate) fn drive(
 
 fn answer(request: &Request) -> Response {
     match request {
-        Request::AttestationData { slot } => Response::AttestationData(mock_beacon::attestation_data(&network(), *slot)),
+        Request::AttestationData { slot } => {
+            Response::AttestationData(mock_beacon::attestation_data(&network(), *slot))
+        }
         Request::Sign(items) => {
             let mut sigs = Vec::new();
             for it in items {
@@ -140,19 +156,33 @@ fn answer(request: &Request) -> Response {
 
 /// Compares broadcast partial-signature messages with the expected ones (in order, or as
 /// a bijection when `unordered`), field by field.
-pub(crate) fn compare_outputs(expected: &Value, broadcasts: &[SignedSsvMessage], unordered: bool) -> R {
+pub(crate) fn compare_outputs(
+    expected: &Value,
+    broadcasts: &[SignedSsvMessage],
+    unordered: bool,
+) -> R {
     let got: Vec<PartialSignatureMessages> = broadcasts
         .iter()
         .filter(|m| m.ssv_message.msg_type == 1)
         .map(|m| m.ssv_message.decode_partial_signatures().map_err(|e| e.to_string()))
         .collect::<R<_>>()?;
-    let want: Vec<PartialSignatureMessages> =
-        expected.as_array().map(|a| a.iter().map(psigs).collect::<R<Vec<_>>>()).unwrap_or(Ok(Vec::new()))?;
+    let want: Vec<PartialSignatureMessages> = expected
+        .as_array()
+        .map(|a| a.iter().map(psigs).collect::<R<Vec<_>>>())
+        .unwrap_or(Ok(Vec::new()))?;
     if got.len() != want.len() {
-        return Err(format!("expected {} partial-signature outputs, got {}", want.len(), got.len()));
+        return Err(format!(
+            "expected {} partial-signature outputs, got {}",
+            want.len(),
+            got.len()
+        ));
     }
     let key = |p: &PartialSignatureMessages| {
-        let mut m: Vec<_> = p.messages.iter().map(|m| (m.signing_root, m.signer, m.validator_index, m.partial_signature.to_vec())).collect();
+        let mut m: Vec<_> = p
+            .messages
+            .iter()
+            .map(|m| (m.signing_root, m.signer, m.validator_index, m.partial_signature.to_vec()))
+            .collect();
         m.sort();
         (p.msg_type, p.slot, m)
     };
@@ -175,7 +205,10 @@ pub(crate) fn compare_outputs(expected: &Value, broadcasts: &[SignedSsvMessage],
 }
 
 pub(crate) fn compare_roots(expected: &Value, got: &[[u8; 32]]) -> R {
-    let mut want: Vec<String> = expected.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let mut want: Vec<String> = expected
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
     let mut got: Vec<String> = got.iter().map(hex::encode).collect();
     want.sort();
     got.sort();

@@ -9,16 +9,17 @@ use ssv_core::error::SpecError;
 use ssv_core::qbft::ValueCheck;
 use ssv_core::runner::{PartialSigContainer, RunnerValueCheck};
 use ssv_core::types::{BeaconRole, PartialSignatureMessage};
-use ssv_fixtures::mock_beacon::{TestingSlashing, HARNESS_NOW_MS};
+use ssv_fixtures::mock_beacon::{HARNESS_NOW_MS, TestingSlashing};
 use ssv_fixtures::spec_json::PartialSignatureMessageJson;
 
-use super::common::{b64, checkpoint, hex_of, keys, network, u64_of, R};
+use super::common::{R, b64, checkpoint, hex_of, keys, network, u64_of};
 
 pub(crate) fn partial_sig_container(v: &Value) -> R {
     let mut c = PartialSigContainer::new(u64_of(&v["Quorum"]));
     let mut roots = BTreeMap::new();
     for m in v["SignatureMsgs"].as_array().into_iter().flatten() {
-        let j: PartialSignatureMessageJson = serde_json::from_value(m.clone()).map_err(|e| e.to_string())?;
+        let j: PartialSignatureMessageJson =
+            serde_json::from_value(m.clone()).map_err(|e| e.to_string())?;
         let m: PartialSignatureMessage = j.to_core().map_err(|e| e.to_string())?;
         c.add(&m);
         roots.insert(m.validator_index, m.signing_root);
@@ -110,10 +111,13 @@ pub(crate) fn valcheck(v: &Value) -> R {
 
 /// Operator 1's share public key of `Testing4SharesSet`.
 fn share1_pk() -> R<[u8; 48]> {
-    let path = ssv_fixtures::vector_path("ssv-spec-testingutils-v1.2.2/keys.json", "ssv-spec keys.go").map_err(|e| e.to_string())?;
+    let path =
+        ssv_fixtures::vector_path("ssv-spec-testingutils-v1.2.2/keys.json", "ssv-spec keys.go")
+            .map_err(|e| e.to_string())?;
     let all: Value = ssv_fixtures::read_json(&path).map_err(|e| e.to_string())?;
     let sk = all["Testing4SharesSet"]["value"]["Shares"]["1"].as_str().ok_or("no share 1")?;
-    let sk = ssv_core::crypto::bls::SecretKey::from_hex(sk.trim_start_matches("0x")).map_err(|e| e.to_string())?;
+    let sk = ssv_core::crypto::bls::SecretKey::from_hex(sk.trim_start_matches("0x"))
+        .map_err(|e| e.to_string())?;
     let _ = keys();
     Ok(sk.public_key().to_bytes())
 }
