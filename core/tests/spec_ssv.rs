@@ -73,6 +73,13 @@ fn run_file(path: &Path, sc: &Path) -> R {
                 )
             })
         }
+        "synccommitteeaggregator.SyncCommitteeAggregatorProofSpecTest" => {
+            spec_ssv::validator::sync_committee_aggregator(&v, sc)
+        }
+        "newduty.MultiStartNewRunnerDutySpecTest" => {
+            let dir = v["Name"].as_str().unwrap_or_default().replace(' ', "_");
+            multi(&v, |t| spec_ssv::validator::new_duty(t, sc, &dir))
+        }
         other => Err(format!("{other}: not implemented by the harness yet")),
     }
 }

@@ -193,7 +193,7 @@ fn fresh_runner(
 }
 
 /// A committee runner from its Go JSON (`{"BaseRunner": ...}`).
-fn runner_from(v: &Value, protection: &Arc<TestingSlashing>) -> R<CommitteeRunner> {
+pub(crate) fn runner_from(v: &Value, protection: &Arc<TestingSlashing>) -> R<CommitteeRunner> {
     let b = &v["BaseRunner"];
     let shares = shares_from(&b["Share"])?;
     let config = runner_config(&shares, protection)?;
