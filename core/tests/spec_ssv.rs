@@ -76,6 +76,9 @@ fn run_file(path: &Path, sc: &Path) -> R {
         "synccommitteeaggregator.SyncCommitteeAggregatorProofSpecTest" => {
             spec_ssv::validator::sync_committee_aggregator(&v, sc)
         }
+        "runnerconstruction.RunnerConstructionSpecTest" => {
+            spec_ssv::validator::runner_construction(&v)
+        }
         "newduty.MultiStartNewRunnerDutySpecTest" => {
             let dir = v["Name"].as_str().unwrap_or_default().replace(' ', "_");
             multi(&v, |t| spec_ssv::validator::new_duty(t, sc, &dir))

@@ -123,6 +123,28 @@ impl ValidatorRunner {
         }
     }
 
+    /// A runner of `role` over `shares`, which must hold exactly one share (the spec's
+    /// `New<Role>Runner` constructors).
+    ///
+    /// # Errors
+    /// "must have one share" for zero or several shares.
+    pub fn try_new(
+        role: RunnerRole,
+        network: Arc<BeaconNetwork>,
+        shares: BTreeMap<ValidatorIndex, Share>,
+        operator_id: OperatorId,
+        controller: Option<Controller>,
+        config: Arc<QbftConfig>,
+    ) -> Result<Self, RunnerError> {
+        let mut it = shares.into_values();
+        match (it.next(), it.next()) {
+            (Some(share), None) => {
+                Ok(Self::new(role, network, share, operator_id, controller, config))
+            }
+            _ => Err(RunnerError::other("must have one share")),
+        }
+    }
+
     /// The validator's share.
     pub fn share(&self) -> Option<&Share> {
         self.shares.values().next()

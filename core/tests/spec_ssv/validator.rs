@@ -399,3 +399,37 @@ fn compare_message_roots(expected: &Value, broadcasts: &[ssv_core::types::Signed
     }
     Ok(())
 }
+
+/// `runnerconstruction.RunnerConstructionSpecTest`: constructing each role's runner over
+/// the test's shares fails with the expected message (or succeeds).
+pub(crate) fn runner_construction(t: &Value) -> R {
+    let shares = shares_from(&t["Shares"])?;
+    let roles = t["RoleError"].as_object().ok_or("no RoleError")?;
+    let member = member_for(shares.values().next().map_or(4, |s| s.committee.len()))?;
+    for (role, expected) in roles {
+        let role_n: i32 = role.parse().map_err(|_| "role")?;
+        let role = RunnerRole::from_i32(role_n).ok_or("unknown role")?;
+        let config = config_with(&shares, RunnerValueCheck::None)?;
+        let controller =
+            ssv_core::qbft::Controller::new(Arc::clone(&config), Vec::new(), member.clone());
+        let res = if role == RunnerRole::Committee {
+            ssv_core::runner::CommitteeRunner::try_new(
+                network(),
+                shares.clone(),
+                controller,
+                config,
+            )
+            .map(|_| ())
+        } else {
+            ValidatorRunner::try_new(role, network(), shares.clone(), 1, Some(controller), config)
+                .map(|_| ())
+        };
+        let expected = expected.as_str().unwrap_or_default();
+        match res {
+            Ok(()) if expected.is_empty() => {}
+            Err(e) if !expected.is_empty() && e.to_string().contains(expected) => {}
+            other => return Err(format!("{role:?}: expected {expected:?}, got {other:?}")),
+        }
+    }
+    Ok(())
+}
