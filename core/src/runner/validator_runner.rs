@@ -210,7 +210,6 @@ impl ValidatorRunner {
                 }
             }
         }
-        self.state = Some(RunnerState::new(quorum, Duty::Validator(duty.clone())));
         self.pending = None;
         if self.role == RunnerRole::VoluntaryExit {
             self.voluntary_exit = Some(VoluntaryExit {
@@ -233,8 +232,10 @@ impl ValidatorRunner {
             });
             roots.push(signing_root);
         }
+        let slot = duty.slot;
+        self.state = Some(RunnerState::new(quorum, Duty::Validator(duty)));
         let id = self.request(Request::Sign(requests), out);
-        self.pending = Some(Pending::PreSign { id, msg_type, slot: duty.slot, roots });
+        self.pending = Some(Pending::PreSign { id, msg_type, slot, roots });
         Ok(())
     }
 
