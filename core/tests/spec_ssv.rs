@@ -7,6 +7,9 @@
 //! runners' synchronous order. A multi-test file passes when every sub-test passes; a
 //! failing file lists its failing sub-tests.
 
+#[path = "shared/go_json.rs"]
+mod go_json;
+
 mod spec_ssv {
     pub(crate) mod committee;
     pub(crate) mod common;

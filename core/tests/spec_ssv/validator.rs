@@ -15,8 +15,8 @@ use ssv_fixtures::mock_beacon::{HARNESS_NOW_MS, TestingSlashing};
 use ssv_fixtures::testingutils;
 
 use super::committee::{
-    committee_from, compare_base, config_with, controller_from, duty_from, runner_state_from,
-    shares_from, signed_or_invalid, state_comparison,
+    committee_from, compare_base, compare_state, config_with, controller_from, duty_from,
+    runner_state_from, shares_from, signed_or_invalid, state_comparison,
 };
 use super::common::{
     R, Recorder, check_code, compare_outputs, compare_roots, drive, network, psigs, u64_of,
@@ -130,9 +130,16 @@ pub(crate) fn run(
     compare_outputs(&t["OutputMessages"], &rec.broadcasts, false)?;
     compare_roots(&t["BeaconBroadcastedRoots"], &rec.submitted)?;
     let name = t["Name"].as_str().unwrap_or_default();
-    if let Some(post) = state_comparison(sc, kind, dir, name) {
+    let post = state_comparison(sc, kind, dir, name).ok_or("no state comparison file")?;
+    {
         let runner = v.runners.get(&role).ok_or("no runner")?;
-        compare_base(&post, runner.controller.as_ref(), runner.state.as_ref())?;
+        compare_base(
+            &post,
+            runner.role,
+            &runner.shares,
+            runner.controller.as_ref(),
+            runner.state.as_ref(),
+        )?;
     }
     Ok(())
 }
@@ -187,9 +194,8 @@ pub(crate) fn sync_committee_aggregator(t: &Value, sc: &Path) -> R {
     let name = t["Name"].as_str().unwrap_or_default();
     let kind = "synccommitteeaggregator_SyncCommitteeAggregatorProofSpecTest";
     let post = state_comparison(sc, kind, None, name).ok_or("no state comparison")?;
-    let wrapped = serde_json::json!({"BaseRunner": {"State": post, "QBFTController": null}});
     let runner = v.runners.get(&RunnerRole::SyncCommitteeContribution).ok_or("no runner")?;
-    compare_base(&wrapped, None, runner.state.as_ref())
+    compare_state(&post, runner.controller.as_ref(), runner.state.as_ref())
 }
 
 /// `newduty.StartNewRunnerDutySpecTest` as part of a multi-test: `StartNewDuty(duty,
@@ -209,7 +215,7 @@ pub(crate) fn new_duty(t: &Value, sc: &Path, dir: &str) -> R {
     };
     let mut rec = Recorder::default();
     let name = t["Name"].as_str().unwrap_or_default();
-    let post = state_comparison(sc, kind, Some(dir), name);
+    let post = state_comparison(sc, kind, Some(dir), name).ok_or("no state comparison file")?;
     let err;
     if role == 0 {
         let protection = Arc::new(TestingSlashing::default());
@@ -238,8 +244,14 @@ pub(crate) fn new_duty(t: &Value, sc: &Path, dir: &str) -> R {
         if !rec.broadcasts.is_empty() {
             compare_message_roots(&t["OutputMessages"], &rec.broadcasts)?;
         }
-        if let Some(post) = post {
-            compare_base(&post, Some(&runner.controller), runner.state.as_ref())?;
+        {
+            compare_base(
+                &post,
+                RunnerRole::Committee,
+                &runner.shares,
+                Some(&runner.controller),
+                runner.state.as_ref(),
+            )?;
         }
     } else {
         let (mut runner, _) = runner_from(&t["Runner"])?;
@@ -267,8 +279,14 @@ pub(crate) fn new_duty(t: &Value, sc: &Path, dir: &str) -> R {
         if !rec.broadcasts.is_empty() {
             compare_message_roots(&t["OutputMessages"], &rec.broadcasts)?;
         }
-        if let Some(post) = post {
-            compare_base(&post, runner.controller.as_ref(), runner.state.as_ref())?;
+        {
+            compare_base(
+                &post,
+                runner.role,
+                &runner.shares,
+                runner.controller.as_ref(),
+                runner.state.as_ref(),
+            )?;
         }
     }
     Ok(())
