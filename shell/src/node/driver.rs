@@ -171,7 +171,10 @@ pub async fn beacon_network(client: &BeaconClient) -> Result<BeaconNetwork, Driv
     let mut fork_versions: Vec<(Epoch, [u8; 4])> =
         forks.iter().map(|f| (f.epoch, f.current_version)).collect();
     fork_versions.sort_by_key(|(e, _)| *e);
+    let sync_size = parse_u64(&spec, "SYNC_COMMITTEE_SIZE").unwrap_or(512);
+    let sync_subnets = parse_u64(&spec, "SYNC_COMMITTEE_SUBNET_COUNT").unwrap_or(4);
     Ok(BeaconNetwork {
+        sync_subcommittee_size: sync_size.checked_div(sync_subnets).unwrap_or(128),
         slots_per_epoch,
         slot_ms,
         genesis_ms: genesis.genesis_time.saturating_mul(1000),
@@ -828,6 +831,14 @@ impl Driver {
                         let _ = tx.send(Event::Response { committee: cid, id, response });
                     });
                 }
+                Output::Request { id, request } => {
+                    // Validator-level requests: no validator runner is driven yet.
+                    tracing::warn!(?request, "request not driven yet");
+                    queue.push_front(Input::Response {
+                        id,
+                        response: Response::Failed("not supported by this driver yet".into()),
+                    });
+                }
                 Output::Submit(s) => {
                     let beacon = Arc::clone(&self.ctx.beacon);
                     let net = Arc::clone(&self.ctx.network);
@@ -896,12 +907,8 @@ fn sign(
     Response::Signatures(sigs)
 }
 
-async fn submit(
-    beacon: &BeaconClient,
-    net: &BeaconNetwork,
-    s: &Submission,
-) -> Result<(), crate::beacon::BeaconError> {
-    match s {
+async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> Result<(), String> {
+    let res = match s {
         Submission::Attestation(a) => {
             let version = net.data_version(net.epoch_at_slot(a.data.slot));
             beacon.submit_attestations(version, std::slice::from_ref(a)).await
@@ -913,7 +920,12 @@ async fn submit(
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(std::slice::from_ref(m)).await
         }
-    }
+        // Validator-level duties are not driven yet (see the module doc of `node`).
+        other => {
+            return Err(format!("submission not driven yet: {:?}", std::mem::discriminant(other)));
+        }
+    };
+    res.map_err(|e| e.to_string())
 }
 
 fn runner_factory(
