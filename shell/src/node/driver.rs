@@ -486,7 +486,7 @@ impl Driver {
             tokio::select! {
                 () = &mut shutdown => break,
                 msg = inbox.recv(), if inbox_open => match msg {
-                    Some(m) => self.on_incoming(m),
+                    Some(m) => self.on_incoming(&m),
                     None => inbox_open = false,
                 },
                 Some(event) = self.events_rx.recv() => self.on_event(event),
@@ -548,9 +548,7 @@ impl Driver {
 
     /// Fetches attestation data at 1/3 of `slot` when it has duties.
     fn schedule_slot(&mut self, slot: Slot) {
-        if !self.duties.get(&slot).is_some_and(|d| !d.is_empty())
-            || !self.scheduled_slots.insert(slot)
-        {
+        if self.duties.get(&slot).is_none_or(Vec::is_empty) || !self.scheduled_slots.insert(slot) {
             return;
         }
         let net = Arc::clone(&self.ctx.network);
@@ -668,7 +666,7 @@ impl Driver {
         }
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
+    fn on_incoming(&mut self, incoming: &Incoming) {
         let Ok(msg) = SignedSsvMessage::from_ssz_bytes(&incoming.data) else {
             tracing::debug!(from = incoming.from, "undecodable message dropped");
             return;
@@ -718,7 +716,7 @@ impl Driver {
             };
             match res {
                 Ok(()) => accepted_any = true,
-                Err(e) => self.on_rejected(cid, e, retry_copy),
+                Err(e) => self.on_rejected(cid, &e, retry_copy),
             }
             self.execute(cid, out, &mut queue);
             if queue.is_empty() && accepted_any {
@@ -730,7 +728,7 @@ impl Driver {
         }
     }
 
-    fn on_rejected(&mut self, cid: CommitteeId, e: RunnerError, msg: Option<SignedSsvMessage>) {
+    fn on_rejected(&mut self, cid: CommitteeId, e: &RunnerError, msg: Option<SignedSsvMessage>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let early = matches!(
             e,
@@ -754,7 +752,7 @@ impl Driver {
             }
             Some(_) => tracing::trace!(error = %e, "message rejected"),
             None => {
-                tracing::warn!(operator = self.ctx.operator_id, error = %e, "committee input failed")
+                tracing::warn!(operator = self.ctx.operator_id, error = %e, "committee input failed");
             }
         }
     }
