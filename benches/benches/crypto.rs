@@ -58,11 +58,8 @@ fn reconstruction(c: &mut Criterion) {
         let ids: Vec<u64> = (1..=n).collect();
         let coefficients: Vec<[u8; 64]> = (0..2 * f).map(|i| [i as u8 + 3; 64]).collect();
         let shares = split_secret(&validator, &ids, &coefficients).expect("split");
-        let partials: Vec<(u64, Signature)> = shares
-            .iter()
-            .take(quorum)
-            .map(|s| (s.operator_id, s.secret_key.sign(&ROOT)))
-            .collect();
+        let partials: Vec<(u64, Signature)> =
+            shares.iter().take(quorum).map(|s| (s.operator_id, s.secret_key.sign(&ROOT))).collect();
         cases.push((quorum, partials, validator.public_key()));
     }
     // The Lagrange combination alone: one multi-scalar multiplication in G2.

@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey};
 use ssv_core::qbft::{
-    CommitteeMember, Controller, ControllerInput, NonEmptyValue, Operator, OperatorSigner,
-    Output, QbftConfig, RoundRobinProposer, RsaSigner, SignError, SpecTimeouts,
+    CommitteeMember, Controller, ControllerInput, NonEmptyValue, Operator, OperatorSigner, Output,
+    QbftConfig, RoundRobinProposer, RsaSigner, SignError, SpecTimeouts,
 };
 use ssv_core::types::ssz::Encode as _;
 use ssv_core::types::{DomainType, SignedSsvMessage};

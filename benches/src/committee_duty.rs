@@ -314,7 +314,8 @@ impl DutySlot {
                 }
                 for o in out.drain(..) {
                     match o {
-                        Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                        Output::Qbft(ssv_core::qbft::Output::Broadcast(m))
+                        | Output::Broadcast(m) => {
                             // Loop back our own messages; not the decided aggregate.
                             if m.operator_ids.len() == 1 {
                                 queue.push_back(Input::Message(m));
