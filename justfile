@@ -18,9 +18,11 @@ lint:
 ci:
     bash .ci/run
 
-# Benchmarks (criterion); results land in target/criterion.
+# Every benchmark (criterion, bounded: 10 samples, 3 s each; under 15 minutes on 2 cores),
+# then the table of medians, floors and ratios in benches/RESULTS.md.
 bench:
     cargo bench -p ssv-benches
+    cargo run -p ssv-benches --bin collect
 
 # Run each benchmark once, as CI does, so they cannot rot.
 bench-quick:
