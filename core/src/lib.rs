@@ -27,6 +27,7 @@ pub mod beacon;
 pub mod crypto;
 pub mod error;
 pub mod qbft;
+pub mod runner;
 pub mod slashing;
 pub mod trace;
 pub mod types;

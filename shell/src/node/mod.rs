@@ -9,6 +9,7 @@
 //! `shutdown_timeout_ms`) for the writes in flight, syncs the trace and stops the servers.
 
 pub mod beacon_check;
+pub mod driver;
 pub mod network;
 
 use std::future::Future;

@@ -1,0 +1,158 @@
+//! Duty runners and partial-signature aggregation (ssv-spec v1.2.2 `ssv/`).
+//!
+//! # Driving contract
+//! Every machine here follows the house shape:
+//!
+//! ```text
+//! handle(&mut self, now: UnixMillis, input, out: &mut Vec<Output>) -> Result<(), RunnerError>
+//! poll_timeout(&self) -> Option<UnixMillis>
+//! ```
+//!
+//! Everything a runner needs from outside is a [`Request`] it pushes as
+//! [`Output::Request`] and a [`Response`] the driver feeds back as [`Input::Response`]:
+//! beacon-node data (attestation data) and BLS signing with the share key. Beacon
+//! submissions are [`Output::Submit`] (fire and forget). Operator (RSA) signatures of
+//! outgoing messages are made inside, through the QBFT configuration's signer, so emitted
+//! messages are final. Slashing protection is a pure lookup ([`SlashingProtection`]).
+//!
+//! A driver that answers every request at once (the vector harness) observes exactly the
+//! spec's synchronous behaviour: the error of an input is the error of the input or of the
+//! responses it triggered.
+
+mod committee;
+mod committee_runner;
+mod container;
+mod error;
+mod network;
+mod value_check;
+
+pub use committee::{Committee, CreateRunner, verify_signed};
+pub use committee_runner::{CommitteeRunner, RunnerState, attestation_data};
+pub use container::{PartialSigContainer, SignerSignatures, verify_partial};
+pub use error::RunnerError;
+pub use network::BeaconNetwork;
+pub use value_check::{
+    RunnerValueCheck, SlashingProtection, check_beacon_vote, check_duty,
+    check_validator_consensus_data,
+};
+
+use crate::beacon::{AttestationData, altair, electra, phase0};
+use crate::crypto::signing::BeaconDomainType;
+use crate::types::{
+    BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot,
+    ValidatorDuty, ValidatorIndex,
+};
+
+/// A duty as a runner starts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Duty {
+    /// One validator's duty (proposer, aggregator, contribution, registration, exit).
+    Validator(ValidatorDuty),
+    /// A committee's attester and sync-committee duties at one slot.
+    Committee(CommitteeDuty),
+}
+
+impl Duty {
+    /// The duty's slot.
+    pub fn slot(&self) -> Slot {
+        match self {
+            Self::Validator(d) => d.slot,
+            Self::Committee(d) => d.slot,
+        }
+    }
+}
+
+/// One BLS signature to make with a share key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignRequest {
+    /// The share public key whose secret signs.
+    pub share_pub_key: BlsPublicKeyBytes,
+    /// The validator the share belongs to.
+    pub validator_index: ValidatorIndex,
+    /// The beacon domain type (for slashing-aware signers).
+    pub domain_type: BeaconDomainType,
+    /// The 32 bytes to sign (the beacon signing root).
+    pub signing_root: Root,
+}
+
+/// What a runner asks its driver for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `GetAttestationData(slot)`: answer with [`Response::AttestationData`].
+    AttestationData {
+        /// The slot.
+        slot: Slot,
+    },
+    /// Sign each item with its share key: answer with [`Response::Signatures`] in order.
+    Sign(Vec<SignRequest>),
+}
+
+/// The answer to a [`Request`], carrying the request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Attestation data for the requested slot.
+    AttestationData(AttestationData),
+    /// One signature per [`SignRequest`], in order.
+    Signatures(Vec<BlsSignatureBytes>),
+    /// The request failed (the beacon node or the signer refused).
+    Failed(String),
+}
+
+/// A signed object for the beacon node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// A phase0-to-Deneb attestation (`SubmitAttestations`).
+    Attestation(phase0::Attestation),
+    /// An Electra-or-later attestation as gossiped (`SingleAttestation`).
+    SingleAttestation(electra::SingleAttestation),
+    /// A sync-committee message (`SubmitSyncMessages`).
+    SyncCommitteeMessage(altair::SyncCommitteeMessage),
+}
+
+impl Submission {
+    /// The SSZ `hash_tree_root` of the submitted object (what the spec's mock records).
+    pub fn root(&self) -> Root {
+        use tree_hash::TreeHash;
+        match self {
+            Self::Attestation(a) => a.tree_hash_root().0,
+            Self::SingleAttestation(a) => a.tree_hash_root().0,
+            Self::SyncCommitteeMessage(m) => m.tree_hash_root().0,
+        }
+    }
+}
+
+/// What a runner (or committee) is asked to do.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Start a duty.
+    StartDuty(Duty),
+    /// A received `SignedSSVMessage` (QBFT or partial signatures).
+    Message(SignedSsvMessage),
+    /// The clock reached `poll_timeout`.
+    Timeout,
+    /// The answer to request `id`.
+    Response {
+        /// The request id from [`Output::Request`].
+        id: u64,
+        /// The answer.
+        response: Response,
+    },
+}
+
+/// What a runner asks its driver to do, in order.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A QBFT output (broadcast, timer, decided) of the runner's instance.
+    Qbft(crate::qbft::Output),
+    /// Broadcast a partial-signature message.
+    Broadcast(SignedSsvMessage),
+    /// Answer this request with [`Input::Response`].
+    Request {
+        /// Echo it back in the response.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
+    /// Submit to the beacon node.
+    Submit(Submission),
+}

@@ -1,0 +1,69 @@
+//! The beacon network a runner works on: slot arithmetic, fork versions for signing
+//! domains, and the data version (fork) of an epoch. Pure data, no clock.
+
+use crate::beacon::DataVersion;
+use crate::crypto::signing::{BeaconDomainType, Domain, ForkVersion, compute_domain};
+use crate::qbft::UnixMillis;
+use crate::types::{Epoch, Root, Slot};
+
+/// A beacon network (`types.BeaconNetwork` plus the beacon node's `DomainData` and
+/// `DataVersion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeaconNetwork {
+    /// Slots per epoch (32 on mainnet).
+    pub slots_per_epoch: u64,
+    /// Slot duration in milliseconds (12_000 on mainnet).
+    pub slot_ms: u64,
+    /// Genesis time, Unix milliseconds.
+    pub genesis_ms: UnixMillis,
+    /// The genesis validators root mixed into every signing domain.
+    pub genesis_validators_root: Root,
+    /// `(first epoch, fork version)` ascending: the fork version used for the domain of
+    /// a signature at an epoch.
+    pub fork_versions: Vec<(Epoch, ForkVersion)>,
+    /// `(first epoch, data version)` ascending: which fork's data types an epoch uses.
+    pub data_versions: Vec<(Epoch, DataVersion)>,
+}
+
+impl BeaconNetwork {
+    /// `EstimatedEpochAtSlot`.
+    pub fn epoch_at_slot(&self, slot: Slot) -> Epoch {
+        slot.checked_div(self.slots_per_epoch).unwrap_or(0)
+    }
+
+    /// The first slot of `epoch`.
+    pub fn first_slot(&self, epoch: Epoch) -> Slot {
+        epoch.saturating_mul(self.slots_per_epoch)
+    }
+
+    /// `EstimatedSlotAtTime(now)`: 0 before genesis.
+    pub fn slot_at(&self, now: UnixMillis) -> Slot {
+        now.saturating_sub(self.genesis_ms).checked_div(self.slot_ms).unwrap_or(0)
+    }
+
+    /// `EstimatedCurrentEpoch` at `now`.
+    pub fn epoch_at(&self, now: UnixMillis) -> Epoch {
+        self.epoch_at_slot(self.slot_at(now))
+    }
+
+    /// The start of `slot`, Unix milliseconds.
+    pub fn slot_start(&self, slot: Slot) -> UnixMillis {
+        self.genesis_ms.saturating_add(slot.saturating_mul(self.slot_ms))
+    }
+
+    /// `DataVersion(epoch)`: the latest fork whose first epoch is at most `epoch`.
+    pub fn data_version(&self, epoch: Epoch) -> DataVersion {
+        self.data_versions
+            .iter()
+            .rev()
+            .find(|(e, _)| *e <= epoch)
+            .map_or(DataVersion::Phase0, |(_, v)| *v)
+    }
+
+    /// `DomainData(epoch, domain_type)`.
+    pub fn domain(&self, epoch: Epoch, domain_type: BeaconDomainType) -> Domain {
+        let fork =
+            self.fork_versions.iter().rev().find(|(e, _)| *e <= epoch).map_or([0; 4], |(_, v)| *v);
+        compute_domain(domain_type, fork, &self.genesis_validators_root)
+    }
+}

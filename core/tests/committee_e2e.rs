@@ -1,0 +1,273 @@
+//! A committee of 4 in-memory operators (no network, no shell) runs one committee duty
+//! for 100 validators end to end: QBFT on the beacon vote, post-consensus partial
+//! signatures, Lagrange reconstruction; every submitted signature must verify against the
+//! validator key with the right domain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use ssv_core::beacon::{AttestationData, Checkpoint, DataVersion};
+use ssv_core::crypto::bls::{PublicKey, SecretKey, Signature};
+use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
+use ssv_core::crypto::threshold::split_secret;
+use ssv_core::qbft::{
+    CommitteeMember, Controller, FakeSignatures, Operator, QbftConfig, RoundRobinProposer,
+    SpecTimeouts, ValueCheckError,
+};
+use ssv_core::runner::{
+    BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response,
+    RunnerValueCheck, SlashingProtection, Submission,
+};
+use ssv_core::types::{
+    BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share,
+    ShareMember, Slot, ValidatorDuty,
+};
+use ssz_types::VariableList;
+use tree_hash::TreeHash;
+
+const OPERATORS: [u64; 4] = [1, 2, 3, 4];
+const VALIDATORS: u64 = 100;
+const SLOT: Slot = 64;
+
+struct NoSlashing;
+
+impl SlashingProtection for NoSlashing {
+    fn check_attestation(
+        &self,
+        _: &BlsPublicKeyBytes,
+        _: &AttestationData,
+    ) -> Result<(), ValueCheckError> {
+        Ok(())
+    }
+    fn check_block(&self, _: &BlsPublicKeyBytes, _: Slot) -> Result<(), ValueCheckError> {
+        Ok(())
+    }
+}
+
+fn secret(seed: &[u8]) -> SecretKey {
+    // Hash to a scalar below the group order by clearing the top bits.
+    let mut b: [u8; 32] = Sha256::digest(seed).into();
+    b[0] &= 0x1f;
+    SecretKey::from_bytes(&b).expect("valid scalar")
+}
+
+fn network() -> BeaconNetwork {
+    BeaconNetwork {
+        slots_per_epoch: 32,
+        slot_ms: 12_000,
+        genesis_ms: 0,
+        genesis_validators_root: [7; 32],
+        fork_versions: vec![(0, [0, 0, 0, 1])],
+        data_versions: vec![(0, DataVersion::Deneb), (10, DataVersion::Electra)],
+    }
+}
+
+#[test]
+fn four_operators_complete_a_committee_duty_for_100_validators() {
+    let net = Arc::new(network());
+    let domain = DomainType::JATO_TESTNET;
+    let committee_ops: Vec<Operator> = OPERATORS
+        .iter()
+        .map(|id| Operator { operator_id: *id, public_key: vec![*id as u8] })
+        .collect();
+    let cid = CommitteeId::from_operators(&OPERATORS);
+
+    // Validator keys split 3-of-4 at the operator ids.
+    let mut validator_pks = BTreeMap::new();
+    let mut share_secrets: BTreeMap<u64, BTreeMap<BlsPublicKeyBytes, SecretKey>> = BTreeMap::new();
+    let mut shares_of: BTreeMap<u64, BTreeMap<u64, Share>> = BTreeMap::new();
+    for v in 1..=VALIDATORS {
+        let sk = secret(&v.to_le_bytes());
+        let coeffs: Vec<[u8; 64]> = (0..2u8)
+            .map(|i| {
+                let mut c = [0u8; 64];
+                c[..32]
+                    .copy_from_slice(&Sha256::digest([v.to_le_bytes().as_slice(), &[i]].concat()));
+                c
+            })
+            .collect();
+        let parts = split_secret(&sk, &OPERATORS, &coeffs).expect("split");
+        let members: Vec<ShareMember> = parts
+            .iter()
+            .map(|p| ShareMember {
+                share_pub_key: p.public_key().to_bytes(),
+                signer: p.operator_id,
+            })
+            .collect();
+        validator_pks.insert(v, sk.public_key());
+        for p in parts {
+            let share = Share {
+                validator_index: v,
+                validator_pub_key: sk.public_key().to_bytes(),
+                share_pub_key: p.public_key().to_bytes(),
+                committee: VariableList::new(members.clone()).expect("committee"),
+                domain_type: domain,
+                fee_recipient_address: [0; 20],
+                graffiti: [0; 32],
+            };
+            share_secrets
+                .entry(p.operator_id)
+                .or_default()
+                .insert(p.public_key().to_bytes(), p.secret_key.clone());
+            shares_of.entry(p.operator_id).or_default().insert(v, share);
+        }
+    }
+
+    let mut committees: BTreeMap<u64, Committee> = BTreeMap::new();
+    for &op in &OPERATORS {
+        let member = CommitteeMember {
+            operator_id: op,
+            committee_id: cid.0,
+            public_key: vec![op as u8],
+            faulty_nodes: 1,
+            committee: committee_ops.clone(),
+            domain_type: domain,
+        };
+        let (m2, n2) = (member.clone(), Arc::clone(&net));
+        let create = Box::new(move |shares: BTreeMap<u64, Share>| {
+            let config = Arc::new(QbftConfig {
+                proposer: Box::new(RoundRobinProposer),
+                value_check: Box::new(RunnerValueCheck::BeaconVote {
+                    protection: Arc::new(NoSlashing),
+                    slot: SLOT,
+                    share_pub_keys: shares.values().map(|s| s.share_pub_key).collect(),
+                    expected_source: 1,
+                    expected_target: 2,
+                }),
+                timeouts: Box::new(SpecTimeouts),
+                verifier: Box::new(FakeSignatures::default()),
+                signer: Box::new(FakeSignatures { public_key: vec![m2.operator_id as u8] }),
+                cut_off_round: 12,
+            });
+            let id =
+                MessageId::for_committee(m2.domain_type, RunnerRole::Committee, &m2.committee_id);
+            let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), m2.clone());
+            CommitteeRunner::new(Arc::clone(&n2), shares, controller, config)
+        });
+        committees.insert(
+            op,
+            Committee::new(
+                member,
+                shares_of[&op].clone(),
+                create,
+                Box::new(FakeSignatures::default()),
+            ),
+        );
+    }
+
+    // Attesters for every validator, sync committee for every fifth.
+    let mut duties = Vec::new();
+    for v in 1..=VALIDATORS {
+        let base = ValidatorDuty {
+            role: 0,
+            pub_key: validator_pks[&v].to_bytes(),
+            slot: SLOT,
+            validator_index: v,
+            committee_index: v % 4,
+            committee_length: 32,
+            committees_at_slot: 4,
+            validator_committee_index: v % 32,
+            validator_sync_committee_indices: VariableList::empty(),
+        };
+        if v % 5 == 0 {
+            duties.push(ValidatorDuty { role: 3, ..base.clone() });
+        }
+        duties.push(base);
+    }
+    let duty = CommitteeDuty { slot: SLOT, validator_duties: duties };
+    let data = AttestationData {
+        slot: SLOT,
+        index: 0,
+        beacon_block_root: [9; 32],
+        source: Checkpoint { epoch: 1, root: [1; 32] },
+        target: Checkpoint { epoch: 2, root: [2; 32] },
+    };
+
+    // Deliver everything synchronously: inputs queue per operator, broadcasts to all.
+    let mut queue: Vec<(u64, Input)> =
+        OPERATORS.iter().map(|op| (*op, Input::StartDuty(Duty::Committee(duty.clone())))).collect();
+    let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
+    let now = net.slot_start(SLOT);
+    let mut steps = 0;
+    while !queue.is_empty() {
+        steps += 1;
+        assert!(steps < 100_000, "no progress");
+        let (op, input) = queue.remove(0);
+        let mut out = Vec::new();
+        let committee = committees.get_mut(&op).expect("committee");
+        let _ = committee.handle(now, input, &mut out);
+        for o in out {
+            match o {
+                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                    for &to in &OPERATORS {
+                        queue.push((to, Input::Message(m.clone())));
+                    }
+                }
+                Output::Qbft(_) => {}
+                Output::Submit(s) => submissions.entry(op).or_default().push(s),
+                Output::Request { id, request } => {
+                    let response = match request {
+                        Request::AttestationData { .. } => Response::AttestationData(data),
+                        Request::Sign(items) => Response::Signatures(
+                            items
+                                .iter()
+                                .map(|it| {
+                                    share_secrets[&op][&it.share_pub_key]
+                                        .sign(&it.signing_root)
+                                        .to_bytes()
+                                })
+                                .collect(),
+                        ),
+                    };
+                    queue.insert(0, (op, Input::Response { id, response }));
+                }
+            }
+        }
+    }
+
+    let attester_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::BEACON_ATTESTER);
+    let sync_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::SYNC_COMMITTEE);
+    let verify = |v: u64, root: &[u8; 32], sig: &[u8; 96]| {
+        let pk: &PublicKey = &validator_pks[&v];
+        Signature::from_bytes(sig)
+            .expect("signature")
+            .verify(pk, root)
+            .expect("reconstructed signature verifies");
+    };
+    for &op in &OPERATORS {
+        let subs = submissions.get(&op).expect("operator submitted");
+        assert_eq!(
+            subs.len(),
+            120,
+            "operator {op}: 100 attestations and 20 sync-committee messages"
+        );
+        for s in subs {
+            match s {
+                Submission::Attestation(a) => {
+                    let root = compute_signing_root(&a.data.tree_hash_root().0, &attester_domain);
+                    let validator = (1..=VALIDATORS)
+                        .find(|v| {
+                            Signature::from_bytes(&a.signature)
+                                .is_ok_and(|s| s.verify(&validator_pks[v], &root).is_ok())
+                        })
+                        .expect("attestation signed by some validator");
+                    assert_eq!(a.data.index, validator % 4);
+                }
+                Submission::SingleAttestation(a) => {
+                    let root = compute_signing_root(&a.data.tree_hash_root().0, &attester_domain);
+                    verify(a.attester_index, &root, &a.signature);
+                }
+                Submission::SyncCommitteeMessage(m) => {
+                    let root = compute_signing_root(&m.beacon_block_root, &sync_domain);
+                    verify(m.validator_index, &root, &m.signature);
+                }
+            }
+        }
+        let runner = committees[&op].runners.get(&SLOT).expect("runner");
+        assert!(
+            runner.state.as_ref().is_some_and(|s| s.finished),
+            "operator {op} finished the duty"
+        );
+    }
+}

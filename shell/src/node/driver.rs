@@ -1,0 +1,954 @@
+//! The duty driver: one tokio task per node that runs `ssv-core`'s committee runners
+//! against a beacon node and the P2P network.
+//!
+//! # Event loop
+//! One task owns every [`Committee`] (one per distinct operator set among the node's
+//! shares) and feeds it, in order: messages from the [`Transport`] inbox, answers of the
+//! requests it made, QBFT timeouts at `poll_timeout`, and slot ticks. Work that blocks
+//! (Beacon API calls, slashing-database writes, BLS signing, decided-message writes) runs
+//! in spawned tasks that send their result back as an event, so the loop never waits on
+//! IO.
+//!
+//! # Timing (as the Go node)
+//! Attester and sync-committee duties are fetched per epoch (the current and the next) for
+//! the validators whose shares the node holds. At one third of a slot with duties the
+//! driver fetches attestation data once, starts the committee duty with the data's source
+//! and target as the expected checkpoints, and answers the runner's data request with it.
+//! Round deadlines are slot-relative ([`SlotRelativeTimeouts`], first round at 1/3 slot).
+//!
+//! # Safety
+//! Every BLS signature with a share key is made only after
+//! [`SlashingDatabase::check_and_insert_attestation`] accepted it for that share public
+//! key (attestations; source and target come from the value the runner just decided); a
+//! refused request is answered [`Response::Failed`] and nothing is signed. Decided
+//! messages and the highest decided height per executor are written to the node store; a
+//! restarted node starts no committee duty at or below its highest decided slot.
+//!
+//! # Early messages
+//! The core drops a prepare or commit that arrives before its proposal, and messages for a
+//! slot whose duty has not started yet, exactly as the spec does. The Go node keeps them in
+//! its message queue; here each committee keeps up to [`RETRY_QUEUE_MAX`] of them and
+//! retries them after every accepted input, until their slot is over.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use ssv_core::beacon::{AttestationData, DataVersion};
+use ssv_core::crypto::bls::SecretKey;
+use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey};
+use ssv_core::crypto::signing::BeaconDomainType;
+use ssv_core::qbft::{
+    CUT_OFF_ROUND, CommitteeMember, Controller, OperatorSigner, QbftConfig, QbftError,
+    RoundRobinProposer, SignError, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, UnixMillis,
+    ValueCheckError,
+};
+use ssv_core::runner::{
+    BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
+    RunnerValueCheck, SignRequest, SlashingProtection, Submission,
+};
+use ssv_core::slashing::AttestationToSign;
+use ssv_core::types::{
+    BeaconRole, BeaconVote, BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, Epoch,
+    MessageId, OperatorId, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot, ValidatorDuty,
+    ValidatorIndex,
+};
+use ssz::{Decode, Encode};
+use ssz_types::VariableList;
+use tokio::sync::mpsc;
+
+use super::network::{Incoming, Topic, Transport};
+use crate::beacon::BeaconClient;
+use crate::beacon::types::{AttesterDuty, SyncDuty};
+use crate::metrics::{DutyLabels, Metrics};
+use crate::slashing_protection::SlashingDatabase;
+use crate::store::{ExecutorId, NodeStore, StoreError, ValidatorMetadata};
+
+/// Early messages a committee keeps for retry (the Go node's queue holds a few hundred
+/// per validator; a committee sees at most `n` messages per round and phase).
+pub const RETRY_QUEUE_MAX: usize = 1024;
+
+/// Committee runners kept after their slot, in slots (late post-consensus messages still
+/// complete a duty within this window).
+pub const RUNNER_RETENTION_SLOTS: u64 = 32;
+
+/// Why the driver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The node store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The beacon node.
+    #[error("beacon node: {0}")]
+    Beacon(#[from] crate::beacon::BeaconError),
+    /// The beacon node reported a configuration the driver cannot use.
+    #[error("beacon node configuration: {0}")]
+    BeaconConfig(String),
+    /// A share in the store cannot be used.
+    #[error("share of validator {validator}: {reason}")]
+    Share {
+        /// The validator public key, `0x`-hex.
+        validator: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything a driver runs with.
+#[derive(Clone)]
+pub struct DriverContext {
+    /// This operator.
+    pub operator_id: OperatorId,
+    /// This operator's RSA key (signs messages, decrypts shares).
+    pub operator_key: Arc<OperatorPrivateKey>,
+    /// The SSV domain of the network.
+    pub domain_type: DomainType,
+    /// The beacon network (from [`beacon_network`]).
+    pub network: Arc<BeaconNetwork>,
+    /// The node store (shares, operators, decided messages).
+    pub store: Arc<NodeStore>,
+    /// Slashing protection.
+    pub slashing: Arc<SlashingDatabase>,
+    /// The Beacon API client.
+    pub beacon: Arc<BeaconClient>,
+    /// The network.
+    pub transport: Arc<dyn Transport>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for DriverContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverContext")
+            .field("operator_id", &self.operator_id)
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> UnixMillis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn parse_u64(spec: &serde_json::Map<String, Value>, name: &str) -> Option<u64> {
+    spec.get(name)?.as_str()?.parse().ok()
+}
+
+/// The beacon network as the beacon node reports it: genesis, slot duration
+/// (`SLOT_DURATION_MS`, else `SECONDS_PER_SLOT`), `SLOTS_PER_EPOCH`, the fork schedule
+/// (signing domains) and the `*_FORK_EPOCH`s (data versions).
+///
+/// # Errors
+/// [`DriverError::Beacon`], or [`DriverError::BeaconConfig`] for a missing spec value.
+pub async fn beacon_network(client: &BeaconClient) -> Result<BeaconNetwork, DriverError> {
+    let genesis = client.genesis().await?;
+    let spec = client.config_spec().await?;
+    let forks = client.fork_schedule().await?;
+    let slot_ms = parse_u64(&spec, "SLOT_DURATION_MS")
+        .or_else(|| parse_u64(&spec, "SECONDS_PER_SLOT").map(|s| s.saturating_mul(1000)))
+        .ok_or_else(|| DriverError::BeaconConfig("no SECONDS_PER_SLOT".into()))?;
+    let slots_per_epoch = parse_u64(&spec, "SLOTS_PER_EPOCH")
+        .ok_or_else(|| DriverError::BeaconConfig("no SLOTS_PER_EPOCH".into()))?;
+    let mut data_versions = vec![(0, DataVersion::Phase0)];
+    for (name, version) in [
+        ("ALTAIR", DataVersion::Altair),
+        ("BELLATRIX", DataVersion::Bellatrix),
+        ("CAPELLA", DataVersion::Capella),
+        ("DENEB", DataVersion::Deneb),
+        ("ELECTRA", DataVersion::Electra),
+        ("FULU", DataVersion::Fulu),
+    ] {
+        if let Some(epoch) = parse_u64(&spec, &format!("{name}_FORK_EPOCH"))
+            && epoch != u64::MAX
+        {
+            data_versions.push((epoch, version));
+        }
+    }
+    data_versions.sort_by_key(|(e, v)| (*e, *v));
+    let mut fork_versions: Vec<(Epoch, [u8; 4])> =
+        forks.iter().map(|f| (f.epoch, f.current_version)).collect();
+    fork_versions.sort_by_key(|(e, _)| *e);
+    Ok(BeaconNetwork {
+        slots_per_epoch,
+        slot_ms,
+        genesis_ms: genesis.genesis_time.saturating_mul(1000),
+        genesis_validators_root: genesis.genesis_validators_root,
+        fork_versions,
+        data_versions,
+    })
+}
+
+/// RSA verification with parsed public keys cached (the core's `RsaVerifier` parses the
+/// PEM on every call).
+#[derive(Debug, Default, Clone)]
+pub struct CachedRsaVerifier {
+    keys: Arc<Mutex<HashMap<Vec<u8>, Option<OperatorPublicKey>>>>,
+}
+
+impl SignatureVerifier for CachedRsaVerifier {
+    fn verify(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let key = keys
+            .entry(public_key.to_vec())
+            .or_insert_with(|| OperatorPublicKey::from_pem(public_key).ok());
+        key.as_ref().is_some_and(|k| k.verify(message, signature).is_ok())
+    }
+}
+
+/// Signs with the shared operator key.
+#[derive(Debug, Clone)]
+struct SharedRsaSigner(Arc<OperatorPrivateKey>);
+
+impl OperatorSigner for SharedRsaSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()))
+    }
+}
+
+/// The value check's slashing lookup. The slashing database has no read-only query yet,
+/// so proposals are not pre-checked; the atomic check-and-insert before each signature
+/// (see the module doc) is what keeps the node from signing slashable data.
+#[derive(Debug, Clone, Copy)]
+struct CheckedAtSigning;
+
+impl SlashingProtection for CheckedAtSigning {
+    fn check_attestation(
+        &self,
+        _: &BlsPublicKeyBytes,
+        _: &AttestationData,
+    ) -> Result<(), ValueCheckError> {
+        Ok(())
+    }
+
+    fn check_block(&self, _: &BlsPublicKeyBytes, _: Slot) -> Result<(), ValueCheckError> {
+        Ok(())
+    }
+}
+
+/// The duty context the committee's runner factory reads when a duty starts.
+#[derive(Debug, Clone, Copy, Default)]
+struct DutyContext {
+    slot: Slot,
+    expected_source: Epoch,
+    expected_target: Epoch,
+}
+
+/// One committee the node is a member of.
+struct CommitteeState {
+    committee: Committee,
+    topic: Topic,
+    executor: ExecutorId,
+    duty_context: Arc<Mutex<DutyContext>>,
+    /// Share public key -> share secret.
+    secrets: Arc<BTreeMap<BlsPublicKeyBytes, SecretKey>>,
+    /// Early messages: (slot, message).
+    retry: VecDeque<(Slot, SignedSsvMessage)>,
+    highest_decided: Option<Slot>,
+    /// Decided beacon votes by slot (for slashing checks of the signatures that follow).
+    decided_votes: BTreeMap<Slot, BeaconVote>,
+}
+
+/// What spawned work reports back to the loop.
+enum Event {
+    Duties { epoch: Epoch, attester: Vec<AttesterDuty>, sync: Vec<SyncDuty> },
+    DutiesFailed { epoch: Epoch, reason: String },
+    AttestationData { slot: Slot, data: AttestationData },
+    Response { committee: CommitteeId, id: u64, response: Response },
+}
+
+/// A node's duty driver. Build with [`Driver::new`], then [`Driver::run`].
+pub struct Driver {
+    ctx: DriverContext,
+    committees: BTreeMap<CommitteeId, CommitteeState>,
+    /// Validator index -> committee.
+    validators: BTreeMap<ValidatorIndex, CommitteeId>,
+    /// Validator duties by slot.
+    duties: BTreeMap<Slot, Vec<ValidatorDuty>>,
+    requested_epochs: BTreeSet<Epoch>,
+    scheduled_slots: BTreeSet<Slot>,
+    attestation_data: BTreeMap<Slot, AttestationData>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("operator_id", &self.ctx.operator_id)
+            .field("committees", &self.committees.len())
+            .field("validators", &self.validators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex_key(text: &str) -> Option<BlsPublicKeyBytes> {
+    hex::decode(text.trim_start_matches("0x")).ok()?.try_into().ok()
+}
+
+/// The gossip subnet of a committee (`CommitteeSubnet`: the committee id as a big-endian
+/// integer mod 128).
+pub fn committee_topic(id: &CommitteeId) -> Topic {
+    u64::from(id.0[31] & 0x7f)
+}
+
+impl Driver {
+    /// Loads the node's shares (decrypting each secret with the operator key), their
+    /// validator indices (from the store's metadata, else from the beacon node, then
+    /// stored) and the operators of their committees, and builds one committee per
+    /// operator set. Liquidated shares and shares whose committee lacks an operator record
+    /// are skipped with a warning.
+    ///
+    /// # Errors
+    /// [`DriverError`] for a store failure, an undecryptable share or an unreachable
+    /// beacon node when indices are missing.
+    pub async fn new(ctx: DriverContext) -> Result<Driver, DriverError> {
+        let operators: BTreeMap<OperatorId, Vec<u8>> = ctx
+            .store
+            .operators()?
+            .into_iter()
+            .filter_map(|o| {
+                let key = OperatorPublicKey::from_base64_pem(&o.public_key_base64).ok()?;
+                Some((o.id, key.to_pem().into_bytes()))
+            })
+            .collect();
+        let records = ctx.store.shares()?;
+        // Validator indices: stored metadata, else the beacon node.
+        let mut missing = Vec::new();
+        for r in &records {
+            let Some(pk) = hex_key(&r.validator_pubkey) else { continue };
+            if ctx.store.validator_metadata(&pk)?.is_none() {
+                missing.push(r.validator_pubkey.clone());
+            }
+        }
+        if !missing.is_empty() {
+            for v in ctx.beacon.validators("head", &missing).await? {
+                let meta = ValidatorMetadata {
+                    index: v.index,
+                    status: v.status.clone(),
+                    activation_epoch: v.validator.activation_epoch,
+                    exit_epoch: v.validator.exit_epoch,
+                };
+                let pk = v.validator.pubkey;
+                ctx.store.write(|w| w.put_validator_metadata(&pk, &meta))?;
+            }
+        }
+        let highest = ctx.store.all_highest_decided()?;
+        let mut groups: BTreeMap<Vec<OperatorId>, Vec<(Share, SecretKey)>> = BTreeMap::new();
+        for r in records {
+            let share_err = |reason: String| DriverError::Share {
+                validator: r.validator_pubkey.clone(),
+                reason,
+            };
+            if r.liquidated {
+                continue;
+            }
+            let (Some(validator_pk), Some(share_pk)) =
+                (hex_key(&r.validator_pubkey), hex_key(&r.share_pubkey))
+            else {
+                return Err(share_err("malformed public key".into()));
+            };
+            let Some(meta) = ctx.store.validator_metadata(&validator_pk)? else {
+                tracing::warn!(validator = %r.validator_pubkey, "validator unknown to the beacon node; skipped");
+                continue;
+            };
+            let ids: Vec<OperatorId> = r.committee.iter().map(|(id, _)| *id).collect();
+            if ids.iter().any(|id| !operators.contains_key(id)) {
+                tracing::warn!(validator = %r.validator_pubkey, "committee operator unknown; share skipped");
+                continue;
+            }
+            let secret_bytes = r.decrypt_secret(&ctx.operator_key)?;
+            let secret = SecretKey::from_bytes(secret_bytes.as_slice())
+                .map_err(|e| share_err(format!("share secret: {e}")))?;
+            if secret.public_key().to_bytes() != share_pk {
+                return Err(share_err("share secret does not match the share public key".into()));
+            }
+            let mut members = Vec::new();
+            for (id, pk) in &r.committee {
+                let pk = hex_key(pk).ok_or_else(|| share_err("malformed committee key".into()))?;
+                members.push(ShareMember { share_pub_key: pk, signer: *id });
+            }
+            let fee = hex::decode(r.fee_recipient.trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| <[u8; 20]>::try_from(b).ok())
+                .unwrap_or([0; 20]);
+            let share = Share {
+                validator_index: meta.index,
+                validator_pub_key: validator_pk,
+                share_pub_key: share_pk,
+                committee: VariableList::new(members)
+                    .map_err(|_| share_err("committee too large".into()))?,
+                domain_type: ctx.domain_type,
+                fee_recipient_address: fee,
+                graffiti: [0; 32],
+            };
+            groups.entry(ids).or_default().push((share, secret));
+        }
+
+        let mut committees = BTreeMap::new();
+        let mut validators = BTreeMap::new();
+        let verifier = CachedRsaVerifier::default();
+        for (ids, shares) in groups {
+            let cid = CommitteeId::from_operators(&ids);
+            let committee_ops: Vec<ssv_core::qbft::Operator> = ids
+                .iter()
+                .map(|id| ssv_core::qbft::Operator {
+                    operator_id: *id,
+                    public_key: operators.get(id).cloned().unwrap_or_default(),
+                })
+                .collect();
+            let member = CommitteeMember {
+                operator_id: ctx.operator_id,
+                committee_id: cid.0,
+                public_key: operators.get(&ctx.operator_id).cloned().unwrap_or_default(),
+                faulty_nodes: (ids.len() as u64).saturating_sub(1) / 3,
+                committee: committee_ops,
+                domain_type: ctx.domain_type,
+            };
+            let executor =
+                MessageId::for_committee(ctx.domain_type, RunnerRole::Committee, &cid.0).0;
+            let duty_context = Arc::new(Mutex::new(DutyContext::default()));
+            let create = runner_factory(&ctx, &member, executor, &duty_context, &verifier);
+            let mut by_index = BTreeMap::new();
+            let mut secrets = BTreeMap::new();
+            for (share, secret) in shares {
+                validators.insert(share.validator_index, cid);
+                secrets.insert(share.share_pub_key, secret);
+                by_index.insert(share.validator_index, share);
+            }
+            tracing::info!(
+                committee = %hex::encode(cid.0),
+                operators = ?ids,
+                validators = by_index.len(),
+                highest_decided = ?highest.get(&executor),
+                "committee loaded"
+            );
+            committees.insert(
+                cid,
+                CommitteeState {
+                    committee: Committee::new(member, by_index, create, Box::new(verifier.clone())),
+                    topic: committee_topic(&cid),
+                    executor,
+                    duty_context,
+                    secrets: Arc::new(secrets),
+                    retry: VecDeque::new(),
+                    highest_decided: highest.get(&executor).copied(),
+                    decided_votes: BTreeMap::new(),
+                },
+            );
+        }
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Ok(Driver {
+            ctx,
+            committees,
+            validators,
+            duties: BTreeMap::new(),
+            requested_epochs: BTreeSet::new(),
+            scheduled_slots: BTreeSet::new(),
+            attestation_data: BTreeMap::new(),
+            events_tx,
+            events_rx,
+        })
+    }
+
+    /// Validators the node holds shares of, by index.
+    pub fn validator_indices(&self) -> Vec<ValidatorIndex> {
+        self.validators.keys().copied().collect()
+    }
+
+    /// Runs until `shutdown` completes. Messages arrive on `inbox`; a closed inbox (the
+    /// node left the network) only stops message intake.
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Incoming>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut inbox_open = true;
+        let net = Arc::clone(&self.ctx.network);
+        let mut slot = net.slot_at(now_ms());
+        if now_ms() >= net.genesis_ms {
+            self.on_slot(slot);
+        }
+        loop {
+            let next_slot_at = net.slot_start(slot.saturating_add(1));
+            let timeout_at =
+                self.committees.values().filter_map(|c| c.committee.poll_timeout()).min();
+            let until = |t: UnixMillis| {
+                let wait = t.saturating_sub(now_ms());
+                tokio::time::sleep(Duration::from_millis(wait))
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                msg = inbox.recv(), if inbox_open => match msg {
+                    Some(m) => self.on_incoming(m),
+                    None => inbox_open = false,
+                },
+                Some(event) = self.events_rx.recv() => self.on_event(event),
+                () = until(next_slot_at) => {
+                    slot = net.slot_at(now_ms()).max(slot.saturating_add(1));
+                    self.on_slot(slot);
+                }
+                () = until(timeout_at.unwrap_or(u64::MAX)), if timeout_at.is_some() => self.on_timeout(),
+            }
+        }
+        tracing::info!(operator = self.ctx.operator_id, "driver stopped");
+    }
+
+    fn spawn_event<F>(&self, f: F)
+    where
+        F: Future<Output = Option<Event>> + Send + 'static,
+    {
+        let tx = self.events_tx.clone();
+        tokio::spawn(async move {
+            if let Some(e) = f.await {
+                let _ = tx.send(e);
+            }
+        });
+    }
+
+    fn on_slot(&mut self, slot: Slot) {
+        let net = Arc::clone(&self.ctx.network);
+        let epoch = net.epoch_at_slot(slot);
+        for e in [epoch, epoch.saturating_add(1)] {
+            if self.validators.is_empty() || !self.requested_epochs.insert(e) {
+                continue;
+            }
+            let beacon = Arc::clone(&self.ctx.beacon);
+            let indices = self.validator_indices();
+            self.spawn_event(async move {
+                let attester = beacon.attester_duties(e, &indices).await;
+                let sync = beacon.sync_duties(e, &indices).await;
+                Some(match (attester, sync) {
+                    (Ok(a), Ok(s)) => Event::Duties { epoch: e, attester: a.data, sync: s.data },
+                    (Err(err), _) | (_, Err(err)) => {
+                        Event::DutiesFailed { epoch: e, reason: err.to_string() }
+                    }
+                })
+            });
+        }
+        self.schedule_slot(slot);
+        // Forget what is past.
+        let keep_from = slot.saturating_sub(RUNNER_RETENTION_SLOTS);
+        self.duties.retain(|s, _| *s >= slot);
+        self.scheduled_slots.retain(|s| *s >= slot);
+        self.attestation_data.retain(|s, _| *s >= keep_from);
+        self.requested_epochs.retain(|e| *e >= epoch);
+        for c in self.committees.values_mut() {
+            c.committee.runners.retain(|s, _| *s >= keep_from);
+            c.decided_votes.retain(|s, _| *s >= keep_from);
+            c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
+        }
+    }
+
+    /// Fetches attestation data at 1/3 of `slot` when it has duties.
+    fn schedule_slot(&mut self, slot: Slot) {
+        if !self.duties.get(&slot).is_some_and(|d| !d.is_empty())
+            || !self.scheduled_slots.insert(slot)
+        {
+            return;
+        }
+        let net = Arc::clone(&self.ctx.network);
+        let beacon = Arc::clone(&self.ctx.beacon);
+        let metrics = self.ctx.metrics.clone();
+        let at = net.slot_start(slot).saturating_add(net.slot_ms / 3);
+        self.spawn_event(async move {
+            tokio::time::sleep(Duration::from_millis(at.saturating_sub(now_ms()))).await;
+            match beacon.attestation_data(slot, 0).await {
+                Ok(data) => Some(Event::AttestationData { slot, data }),
+                Err(e) => {
+                    tracing::warn!(slot, error = %e, "no attestation data; committee duty skipped");
+                    metrics
+                        .beacon_errors
+                        .get_or_create(&crate::metrics::EndpointLabels {
+                            endpoint: "attestation_data".into(),
+                        })
+                        .inc();
+                    None
+                }
+            }
+        });
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Duties { epoch, attester, sync } => self.on_duties(epoch, attester, sync),
+            Event::DutiesFailed { epoch, reason } => {
+                tracing::warn!(epoch, %reason, "duties fetch failed; retried next slot");
+                self.requested_epochs.remove(&epoch);
+            }
+            Event::AttestationData { slot, data } => self.start_committee_duties(slot, data),
+            Event::Response { committee, id, response } => {
+                self.feed(committee, Input::Response { id, response });
+            }
+        }
+    }
+
+    fn on_duties(&mut self, epoch: Epoch, attester: Vec<AttesterDuty>, sync: Vec<SyncDuty>) {
+        let net = Arc::clone(&self.ctx.network);
+        let now_slot = net.slot_at(now_ms());
+        let base = |pubkey, validator_index, slot| ValidatorDuty {
+            role: BeaconRole::Attester as u64,
+            pub_key: pubkey,
+            slot,
+            validator_index,
+            committee_index: 0,
+            committee_length: 0,
+            committees_at_slot: 0,
+            validator_committee_index: 0,
+            validator_sync_committee_indices: VariableList::empty(),
+        };
+        let mut added = 0usize;
+        for d in attester {
+            if d.slot < now_slot || !self.validators.contains_key(&d.validator_index) {
+                continue;
+            }
+            let duty = ValidatorDuty {
+                committee_index: d.committee_index,
+                committee_length: d.committee_length,
+                committees_at_slot: d.committees_at_slot,
+                validator_committee_index: d.validator_committee_index,
+                ..base(d.pubkey, d.validator_index, d.slot)
+            };
+            self.duties.entry(d.slot).or_default().push(duty);
+            added = added.saturating_add(1);
+        }
+        for d in sync {
+            if !self.validators.contains_key(&d.validator_index) {
+                continue;
+            }
+            // The spec caps the indices at 13 (a validator rarely holds more positions).
+            let mut indices = d.validator_sync_committee_indices.clone();
+            indices.truncate(13);
+            for slot in net.first_slot(epoch)..net.first_slot(epoch.saturating_add(1)) {
+                if slot < now_slot {
+                    continue;
+                }
+                let duty = ValidatorDuty {
+                    role: BeaconRole::SyncCommittee as u64,
+                    validator_sync_committee_indices: VariableList::new(indices.clone())
+                        .unwrap_or_default(),
+                    ..base(d.pubkey, d.validator_index, slot)
+                };
+                self.duties.entry(slot).or_default().push(duty);
+                added = added.saturating_add(1);
+            }
+        }
+        tracing::debug!(operator = self.ctx.operator_id, epoch, duties = added, "duties fetched");
+        self.schedule_slot(now_slot);
+    }
+
+    fn start_committee_duties(&mut self, slot: Slot, data: AttestationData) {
+        self.attestation_data.insert(slot, data);
+        let duties = self.duties.get(&slot).cloned().unwrap_or_default();
+        let mut by_committee: BTreeMap<CommitteeId, Vec<ValidatorDuty>> = BTreeMap::new();
+        for d in duties {
+            if let Some(cid) = self.validators.get(&d.validator_index) {
+                by_committee.entry(*cid).or_default().push(d);
+            }
+        }
+        for (cid, validator_duties) in by_committee {
+            let Some(c) = self.committees.get_mut(&cid) else { continue };
+            if c.highest_decided.is_some_and(|h| h >= slot) {
+                tracing::info!(slot, "committee duty already decided before; not started again");
+                continue;
+            }
+            *c.duty_context.lock().unwrap_or_else(|e| e.into_inner()) = DutyContext {
+                slot,
+                expected_source: data.source.epoch,
+                expected_target: data.target.epoch,
+            };
+            let duty = CommitteeDuty { slot, validator_duties };
+            self.feed(cid, Input::StartDuty(Duty::Committee(duty)));
+        }
+    }
+
+    fn on_incoming(&mut self, incoming: Incoming) {
+        let Ok(msg) = SignedSsvMessage::from_ssz_bytes(&incoming.data) else {
+            tracing::debug!(from = incoming.from, "undecodable message dropped");
+            return;
+        };
+        self.on_message(msg);
+    }
+
+    fn on_message(&mut self, msg: SignedSsvMessage) {
+        let cid = self
+            .committees
+            .keys()
+            .find(|cid| cid.message_id_belongs(&msg.ssv_message.msg_id))
+            .copied();
+        // Validator-role messages have no runner yet (see the module doc of `node`).
+        let Some(cid) = cid else { return };
+        self.feed(cid, Input::Message(msg));
+    }
+
+    fn on_timeout(&mut self) {
+        let now = now_ms();
+        let due: Vec<CommitteeId> = self
+            .committees
+            .iter()
+            .filter(|(_, c)| c.committee.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for cid in due {
+            self.feed(cid, Input::Timeout);
+        }
+    }
+
+    /// Handles `input` and everything it leads to inline (own broadcasts, cached data),
+    /// then retries early messages while any is accepted.
+    fn feed(&mut self, cid: CommitteeId, input: Input) {
+        let mut queue = VecDeque::from([input]);
+        let mut accepted_any = false;
+        while let Some(input) = queue.pop_front() {
+            let retry_copy = match &input {
+                Input::Message(m) => Some(m.clone()),
+                _ => None,
+            };
+            let (res, out) = {
+                let Some(c) = self.committees.get_mut(&cid) else { return };
+                let mut out = Vec::new();
+                let res = c.committee.handle(now_ms(), input, &mut out);
+                (res, out)
+            };
+            match res {
+                Ok(()) => accepted_any = true,
+                Err(e) => self.on_rejected(cid, e, retry_copy),
+            }
+            self.execute(cid, out, &mut queue);
+            if queue.is_empty() && accepted_any {
+                accepted_any = false;
+                if let Some(c) = self.committees.get_mut(&cid) {
+                    queue.extend(c.retry.drain(..).map(|(_, m)| Input::Message(m)));
+                }
+            }
+        }
+    }
+
+    fn on_rejected(&mut self, cid: CommitteeId, e: RunnerError, msg: Option<SignedSsvMessage>) {
+        let Some(c) = self.committees.get_mut(&cid) else { return };
+        let early = matches!(
+            e,
+            RunnerError::NoRunnerForSlot
+                | RunnerError::NoDecidedValue
+                | RunnerError::NoRunningDuty
+                | RunnerError::Qbft(
+                    QbftError::NoProposalForCurrentRound
+                        | QbftError::WrongMessageRound
+                        | QbftError::FutureMessage
+                        | QbftError::InstanceNotFound
+                )
+        );
+        match msg {
+            Some(m) if early => {
+                let slot = message_slot(&m).unwrap_or(0);
+                let now_slot = self.ctx.network.slot_at(now_ms());
+                if slot.saturating_add(1) >= now_slot && c.retry.len() < RETRY_QUEUE_MAX {
+                    c.retry.push_back((slot, m));
+                }
+            }
+            Some(_) => tracing::trace!(error = %e, "message rejected"),
+            None => {
+                tracing::warn!(operator = self.ctx.operator_id, error = %e, "committee input failed")
+            }
+        }
+    }
+
+    fn execute(&mut self, cid: CommitteeId, out: Vec<Output>, queue: &mut VecDeque<Input>) {
+        let Some(c) = self.committees.get_mut(&cid) else { return };
+        let mut decided_in_batch: Option<(Slot, BeaconVote)> = None;
+        for o in out {
+            match o {
+                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                    let data: Arc<[u8]> = Arc::from(m.as_ssz_bytes());
+                    if let Err(e) = self.ctx.transport.broadcast(c.topic, data) {
+                        tracing::warn!(error = %e, "broadcast failed");
+                    }
+                    // Gossipsub delivers a node's own publications to itself too.
+                    queue.push_back(Input::Message(m));
+                }
+                Output::Qbft(ssv_core::qbft::Output::TimerSet { .. }) => {}
+                Output::Qbft(ssv_core::qbft::Output::Decided(d)) => {
+                    if let Ok(vote) = BeaconVote::from_ssz_bytes(&d.value) {
+                        c.decided_votes.insert(d.height, vote);
+                        decided_in_batch = Some((d.height, vote));
+                    }
+                    if c.highest_decided.is_none_or(|h| d.height > h) {
+                        c.highest_decided = Some(d.height);
+                    }
+                    let store = Arc::clone(&self.ctx.store);
+                    let executor = c.executor;
+                    let bytes = d.aggregated_commit.as_ssz_bytes();
+                    let height = d.height;
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = store.save_decided(&executor, height, &bytes) {
+                            tracing::error!(height, error = %e, "could not store decided message");
+                        }
+                    });
+                }
+                Output::Request { id, request: Request::AttestationData { slot } } => {
+                    if let Some(data) = self.attestation_data.get(&slot) {
+                        queue.push_front(Input::Response {
+                            id,
+                            response: Response::AttestationData(*data),
+                        });
+                    } else {
+                        let beacon = Arc::clone(&self.ctx.beacon);
+                        let tx = self.events_tx.clone();
+                        tokio::spawn(async move {
+                            let response = match beacon.attestation_data(slot, 0).await {
+                                Ok(d) => Response::AttestationData(d),
+                                Err(e) => Response::Failed(e.to_string()),
+                            };
+                            let _ = tx.send(Event::Response { committee: cid, id, response });
+                        });
+                    }
+                }
+                Output::Request { id, request: Request::Sign(items) } => {
+                    let vote = decided_in_batch
+                        .or_else(|| c.decided_votes.last_key_value().map(|(s, v)| (*s, *v)));
+                    let slashing = Arc::clone(&self.ctx.slashing);
+                    let secrets = Arc::clone(&c.secrets);
+                    let metrics = self.ctx.metrics.clone();
+                    let tx = self.events_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let response = sign(&slashing, &secrets, vote.map(|v| v.1), &items);
+                        if let Response::Failed(reason) = &response {
+                            tracing::error!(%reason, "signing refused");
+                            metrics
+                                .duties
+                                .get_or_create(&DutyLabels {
+                                    role: "committee".into(),
+                                    outcome: "slashing_refused".into(),
+                                })
+                                .inc();
+                        }
+                        let _ = tx.send(Event::Response { committee: cid, id, response });
+                    });
+                }
+                Output::Submit(s) => {
+                    let beacon = Arc::clone(&self.ctx.beacon);
+                    let net = Arc::clone(&self.ctx.network);
+                    let metrics = self.ctx.metrics.clone();
+                    tokio::spawn(async move {
+                        let res = submit(&beacon, &net, &s).await;
+                        let outcome = if res.is_ok() { "success" } else { "failed" };
+                        if let Err(e) = res {
+                            tracing::warn!(error = %e, "submission refused");
+                        }
+                        metrics
+                            .duties
+                            .get_or_create(&DutyLabels {
+                                role: "committee".into(),
+                                outcome: outcome.into(),
+                            })
+                            .inc();
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The slot (height) a committee message is for.
+fn message_slot(m: &SignedSsvMessage) -> Option<Slot> {
+    if let Ok(q) = m.decode_qbft() {
+        return Some(q.height);
+    }
+    m.ssv_message.decode_partial_signatures().ok().map(|p| p.slot)
+}
+
+/// Signs `items` with their share secrets, each attestation only after the slashing
+/// database accepted it (source and target from `vote`).
+fn sign(
+    slashing: &SlashingDatabase,
+    secrets: &BTreeMap<BlsPublicKeyBytes, SecretKey>,
+    vote: Option<BeaconVote>,
+    items: &[SignRequest],
+) -> Response {
+    let mut sigs = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(secret) = secrets.get(&item.share_pub_key) else {
+            return Response::Failed("no secret for the share key".into());
+        };
+        if item.domain_type == BeaconDomainType::BEACON_ATTESTER {
+            let Some(vote) = vote else {
+                return Response::Failed("attestation to sign without a decided vote".into());
+            };
+            let att = AttestationToSign {
+                source_epoch: vote.source.epoch,
+                target_epoch: vote.target.epoch,
+                signing_root: item.signing_root,
+            };
+            if let Err(e) = slashing.check_and_insert_attestation(&item.share_pub_key, &att) {
+                return Response::Failed(format!(
+                    "slashing protection refused validator {}: {e}",
+                    item.validator_index
+                ));
+            }
+        } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
+            return Response::Failed("block signing needs the proposer runner".into());
+        }
+        sigs.push(secret.sign(&item.signing_root).to_bytes());
+    }
+    Response::Signatures(sigs)
+}
+
+async fn submit(
+    beacon: &BeaconClient,
+    net: &BeaconNetwork,
+    s: &Submission,
+) -> Result<(), crate::beacon::BeaconError> {
+    match s {
+        Submission::Attestation(a) => {
+            let version = net.data_version(net.epoch_at_slot(a.data.slot));
+            beacon.submit_attestations(version, std::slice::from_ref(a)).await
+        }
+        Submission::SingleAttestation(a) => {
+            let version = net.data_version(net.epoch_at_slot(a.data.slot));
+            beacon.submit_attestations(version, std::slice::from_ref(a)).await
+        }
+        Submission::SyncCommitteeMessage(m) => {
+            beacon.submit_sync_committee_messages(std::slice::from_ref(m)).await
+        }
+    }
+}
+
+fn runner_factory(
+    ctx: &DriverContext,
+    member: &CommitteeMember,
+    executor: ExecutorId,
+    duty_context: &Arc<Mutex<DutyContext>>,
+    verifier: &CachedRsaVerifier,
+) -> ssv_core::runner::CreateRunner {
+    let network = Arc::clone(&ctx.network);
+    let key = Arc::clone(&ctx.operator_key);
+    let member = member.clone();
+    let duty_context = Arc::clone(duty_context);
+    let verifier = verifier.clone();
+    Box::new(move |shares: BTreeMap<ValidatorIndex, Share>| {
+        let dc = *duty_context.lock().unwrap_or_else(|e| e.into_inner());
+        let config = Arc::new(QbftConfig {
+            proposer: Box::new(RoundRobinProposer),
+            value_check: Box::new(RunnerValueCheck::BeaconVote {
+                protection: Arc::new(CheckedAtSigning),
+                slot: dc.slot,
+                share_pub_keys: shares.values().map(|s| s.share_pub_key).collect(),
+                expected_source: dc.expected_source,
+                expected_target: dc.expected_target,
+            }),
+            timeouts: Box::new(SlotRelativeTimeouts {
+                genesis_ms: network.genesis_ms,
+                slot_ms: network.slot_ms,
+                anchor: SlotAnchor::OneThird,
+            }),
+            verifier: Box::new(verifier.clone()),
+            signer: Box::new(SharedRsaSigner(Arc::clone(&key))),
+            cut_off_round: CUT_OFF_ROUND,
+        });
+        let controller = Controller::new(Arc::clone(&config), executor.to_vec(), member.clone());
+        CommitteeRunner::new(Arc::clone(&network), shares, controller, config)
+    })
+}

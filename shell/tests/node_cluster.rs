@@ -1,0 +1,398 @@
+//! Four operator nodes in one process, joined by the loopback transport, run committee
+//! duties against the beacon-chain simulator over HTTP (127.0.0.1, OS-chosen port).
+//!
+//! The simulator verifies every submission with real BLS against the validator key and
+//! the right domain, and records what it accepted; the expected duties are computed from
+//! an independent [`Chain`] of the same seed, not from the node.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use ssv_core::beacon::DataVersion;
+use ssv_core::crypto::rsa::OperatorPrivateKey;
+use ssv_core::crypto::threshold::split_secret;
+use ssv_core::slashing::AttestationToSign;
+use ssv_core::types::{CommitteeId, DomainType, MessageId, OperatorId, RunnerRole};
+use ssv_shell::beacon::{BeaconClient, Timeouts};
+use ssv_shell::metrics::Metrics;
+use ssv_shell::node::driver::{Driver, DriverContext, beacon_network};
+use ssv_shell::node::network::LoopbackHub;
+use ssv_shell::slashing_protection::SlashingDatabase;
+use ssv_shell::store::{NodeStore, OperatorRecord, ShareRecord};
+use ssv_simulator::chain::keys::derive_secret_key;
+use ssv_simulator::chain::{Chain, ChainConfig};
+use ssv_simulator::server::{RunningServer, ServerOptions, spawn};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const SEED: u64 = 21;
+const CHAIN_VALIDATORS: u64 = 64;
+/// Our validators: indices 0..5 of the chain.
+const OURS: [u64; 5] = [0, 1, 2, 3, 4];
+const OPERATORS: [OperatorId; 4] = [1, 2, 3, 4];
+const SLOT_MS: u64 = 1000;
+const SLOTS_PER_EPOCH: u64 = 4;
+const DOMAIN: DomainType = DomainType::JATO_TESTNET;
+const NETWORK: &str = "devnet";
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn chain_config(genesis_time: u64) -> ChainConfig {
+    ChainConfig {
+        seed: SEED,
+        genesis_time,
+        slot_duration_ms: SLOT_MS,
+        slots_per_epoch: SLOTS_PER_EPOCH,
+        fork: DataVersion::Electra,
+        head_lag_slots: 0,
+    }
+}
+
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+/// Operator keys, and each operator's data folder filled with the operators and its
+/// shares (secrets RSA-encrypted to it) of [`OURS`], split 3-of-4.
+struct Cluster {
+    keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>>,
+    dirs: BTreeMap<OperatorId, PathBuf>,
+    _root: tempfile::TempDir,
+}
+
+fn cluster() -> Cluster {
+    let root = tempfile::tempdir().unwrap();
+    let keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>> = OPERATORS
+        .iter()
+        .map(|id| (*id, Arc::new(OperatorPrivateKey::generate().unwrap())))
+        .collect();
+    let mut dirs = BTreeMap::new();
+    let mut records: BTreeMap<OperatorId, Vec<ShareRecord>> = BTreeMap::new();
+    for v in OURS {
+        let sk = derive_secret_key(SEED, v);
+        let coeffs: Vec<[u8; 64]> = (0..2u8)
+            .map(|i| {
+                let mut c = [0u8; 64];
+                c[..32].copy_from_slice(&Sha256::digest([&v.to_le_bytes()[..], &[i]].concat()));
+                c
+            })
+            .collect();
+        let parts = split_secret(&sk, &OPERATORS, &coeffs).unwrap();
+        let committee: Vec<(OperatorId, String)> =
+            parts.iter().map(|p| (p.operator_id, hex0x(&p.public_key().to_bytes()))).collect();
+        for p in &parts {
+            let ciphertext =
+                keys[&p.operator_id].public_key().encrypt_share(&p.secret_key.to_bytes()).unwrap();
+            records.entry(p.operator_id).or_default().push(ShareRecord {
+                validator_pubkey: hex0x(&sk.public_key().to_bytes()),
+                share_pubkey: hex0x(&p.public_key().to_bytes()),
+                committee: committee.clone(),
+                owner: hex0x(&[0; 20]),
+                fee_recipient: hex0x(&[0; 20]),
+                liquidated: false,
+                encrypted_secret: hex0x(&ciphertext),
+            });
+        }
+    }
+    for id in OPERATORS {
+        let dir = root.path().join(format!("op{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = NodeStore::open(dir.join("node.redb"), NETWORK).unwrap();
+        store
+            .write(|w| {
+                for (op, key) in &keys {
+                    w.put_operator(&OperatorRecord {
+                        id: *op,
+                        owner: hex0x(&[0; 20]),
+                        public_key_base64: key.public_key().to_base64_pem(),
+                    })?;
+                }
+                for r in &records[&id] {
+                    let pk: [u8; 48] =
+                        hex::decode(&r.validator_pubkey[2..]).unwrap().try_into().unwrap();
+                    w.put_share(&pk, r)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        dirs.insert(id, dir);
+    }
+    Cluster { keys, dirs, _root: root }
+}
+
+/// A running node: its driver task and the switch that stops it.
+struct Node {
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+/// Opens a redb file, waiting while a stopped node's last writer still holds it.
+fn open_retrying<T, E: std::fmt::Debug>(mut f: impl FnMut() -> Result<T, E>) -> T {
+    let mut last = None;
+    for _ in 0..100 {
+        match f() {
+            Ok(v) => return v,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("could not reopen: {last:?}");
+}
+
+async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &LoopbackHub) -> Node {
+    let dir = &cluster.dirs[&id];
+    let beacon =
+        Arc::new(BeaconClient::new(&[url], Timeouts::for_slot(Duration::from_secs(2))).unwrap());
+    let network = Arc::new(beacon_network(&beacon).await.unwrap());
+    let store = open_retrying(|| NodeStore::open(dir.join("node.redb"), NETWORK));
+    let slashing = open_retrying(|| {
+        SlashingDatabase::open(dir.join("slashing.redb"), network.genesis_validators_root)
+    });
+    let (transport, inbox) = hub.join(id);
+    let ctx = DriverContext {
+        operator_id: id,
+        operator_key: Arc::clone(&cluster.keys[&id]),
+        domain_type: DOMAIN,
+        network,
+        store: Arc::new(store),
+        slashing: Arc::new(slashing),
+        beacon,
+        transport: Arc::new(transport),
+        metrics: Metrics::new(),
+    };
+    let driver = Driver::new(ctx).await.unwrap();
+    assert_eq!(driver.validator_indices(), OURS.to_vec(), "operator {id} loaded every share");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(driver.run(inbox, async move {
+        let _ = stopped.await;
+    }));
+    Node { task, stop }
+}
+
+async fn sleep_until_ms(t: u64) {
+    tokio::time::sleep(Duration::from_millis(t.saturating_sub(now_ms()))).await;
+}
+
+fn slot_start(genesis_time: u64, slot: u64) -> u64 {
+    genesis_time * 1000 + slot * SLOT_MS
+}
+
+/// The simulator's accepted submissions.
+fn records(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("submissions.jsonl")).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn num(v: &Value) -> u64 {
+    match v {
+        Value::String(s) => s.parse().unwrap(),
+        other => other.as_u64().unwrap(),
+    }
+}
+
+/// Accepted (validator, slot) attestations and sync-committee messages.
+fn accepted(records: &[Value]) -> (BTreeSet<(u64, u64)>, BTreeSet<(u64, u64)>) {
+    let mut att = BTreeSet::new();
+    let mut sync = BTreeSet::new();
+    for r in records {
+        let body = &r["body"];
+        match r["route"].as_str().unwrap() {
+            "/eth/v2/beacon/pool/attestations" => {
+                att.insert((num(&body["attester_index"]), num(&body["data"]["slot"])));
+            }
+            "/eth/v1/beacon/pool/sync_committees" => {
+                sync.insert((num(&body["validator_index"]), num(&body["slot"])));
+            }
+            _ => {}
+        }
+    }
+    (att, sync)
+}
+
+/// Due (validator, slot) attestations and sync messages of [`OURS`] in `slots`, from an
+/// independent chain of the same seed.
+fn due(
+    genesis_time: u64,
+    slots: std::ops::RangeInclusive<u64>,
+) -> (BTreeSet<(u64, u64)>, BTreeSet<(u64, u64)>) {
+    let chain = Chain::from_seed(chain_config(genesis_time), CHAIN_VALIDATORS).unwrap();
+    let mut att = BTreeSet::new();
+    let mut sync = BTreeSet::new();
+    let epochs = chain.epoch_of(*slots.start())..=chain.epoch_of(*slots.end());
+    for e in epochs {
+        for d in chain.attester_duties(e, &OURS).unwrap() {
+            if slots.contains(&d.slot) {
+                att.insert((d.validator_index, d.slot));
+            }
+        }
+    }
+    for s in slots {
+        let committee = chain.sync_committee(s);
+        for v in OURS {
+            if committee.contains(&v) {
+                sync.insert((v, s));
+            }
+        }
+    }
+    (att, sync)
+}
+
+async fn start_simulator(record_dir: &Path) -> (RunningServer, u64) {
+    // Genesis one epoch ago: epoch 0 cannot be attested by SSV (its source and target are
+    // both epoch 0, and the value check requires source < target).
+    let genesis_time = now_ms() / 1000 - SLOTS_PER_EPOCH * SLOT_MS / 1000;
+    let chain = Chain::from_seed(chain_config(genesis_time), CHAIN_VALIDATORS).unwrap();
+    let options =
+        ServerOptions { record_dir: Some(record_dir.to_owned()), ..ServerOptions::default() };
+    let server = spawn(SocketAddr::from(([127, 0, 0, 1], 0)), chain, options).await.unwrap();
+    (server, genesis_time)
+}
+
+fn committee_executor() -> [u8; 56] {
+    let cid = CommitteeId::from_operators(&OPERATORS);
+    MessageId::for_committee(DOMAIN, RunnerRole::Committee, &cid.0).0
+}
+
+async fn stop(nodes: BTreeMap<OperatorId, Node>) {
+    for (_, n) in nodes {
+        let _ = n.stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), n.task).await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_nodes_complete_committee_duties_against_the_simulator() {
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator(records_dir.path()).await;
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
+    }
+    let (first, last) = (SLOTS_PER_EPOCH + 2, SLOTS_PER_EPOCH + 9);
+    // The last duty's slot plus one for its submissions.
+    sleep_until_ms(slot_start(genesis, last + 2)).await;
+    stop(nodes).await;
+    server.stop();
+
+    let (att, sync) = accepted(&records(records_dir.path()));
+    let (due_att, due_sync) = due(genesis, first..=last);
+    assert!(!due_att.is_empty() && !due_sync.is_empty(), "the window has duties");
+    let missing_att: Vec<_> = due_att.difference(&att).collect();
+    let missing_sync: Vec<_> = due_sync.difference(&sync).collect();
+    assert!(missing_att.is_empty(), "attestations not accepted: {missing_att:?}");
+    assert!(missing_sync.is_empty(), "sync messages not accepted: {missing_sync:?}");
+
+    // Every node stored the decided messages of the committee.
+    let executor = committee_executor();
+    for id in OPERATORS {
+        let store = NodeStore::open(cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
+        let highest = store.highest_decided(&executor).unwrap().expect("decided something");
+        assert!(highest >= last, "operator {id}: highest decided {highest} < {last}");
+        for s in first..=last {
+            assert!(store.decided(&executor, s).unwrap().is_some(), "operator {id} slot {s}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator(records_dir.path()).await;
+    let url = server.url();
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        nodes.insert(id, start_node(&cluster, id, &url, &hub).await);
+    }
+    let executor = committee_executor();
+    let victim: OperatorId = 4;
+
+    // Kill the victim mid-duty: just after a duty started (1/3 slot).
+    let kill_slot = SLOTS_PER_EPOCH + 4;
+    sleep_until_ms(slot_start(genesis, kill_slot) + SLOT_MS / 3 + 60).await;
+    let node = nodes.remove(&victim).unwrap();
+    node.task.abort();
+    let _ = node.task.await;
+    hub.leave(victim);
+    drop(node.stop);
+
+    // Its history survived: reopen its files (the driver's handles are gone).
+    let highest_before = {
+        let store =
+            open_retrying(|| NodeStore::open(cluster.dirs[&victim].join("node.redb"), NETWORK));
+        let h = store.highest_decided(&executor).unwrap().expect("decided before the kill");
+        assert!(h >= kill_slot - 2, "decided up to {h} before slot {kill_slot}");
+        assert!(store.decided(&executor, h).unwrap().is_some());
+        h
+    };
+
+    // Restart in the same slot, from the same files.
+    nodes.insert(victim, start_node(&cluster, victim, &url, &hub).await);
+    let last = SLOTS_PER_EPOCH + 10;
+    sleep_until_ms(slot_start(genesis, last + 2)).await;
+    stop(nodes).await;
+    server.stop();
+
+    // It kept its history and went on deciding.
+    let store = NodeStore::open(cluster.dirs[&victim].join("node.redb"), NETWORK).unwrap();
+    let highest_after = store.highest_decided(&executor).unwrap().unwrap();
+    assert!(highest_after >= last, "restarted node decided up to {highest_after}");
+    assert!(store.decided(&executor, highest_before).unwrap().is_some());
+
+    // The cluster missed nothing (3 of 4 is a quorum while the victim was down).
+    let recs = records(records_dir.path());
+    let (att, sync) = accepted(&recs);
+    let (due_att, due_sync) = due(genesis, SLOTS_PER_EPOCH + 2..=last);
+    let missing: Vec<_> = due_att.difference(&att).chain(due_sync.difference(&sync)).collect();
+    assert!(missing.is_empty(), "not accepted: {missing:?}");
+
+    // No conflicting attestation reached the chain: one data per (validator, target).
+    let mut data_by_target: BTreeMap<(u64, u64), BTreeSet<String>> = BTreeMap::new();
+    for r in &recs {
+        if r["route"] == "/eth/v2/beacon/pool/attestations" {
+            let body = &r["body"];
+            let key = (num(&body["attester_index"]), num(&body["data"]["target"]["epoch"]));
+            data_by_target.entry(key).or_default().insert(body["data"].to_string());
+        }
+    }
+    for (key, datas) in &data_by_target {
+        assert_eq!(datas.len(), 1, "conflicting attestations for {key:?}: {datas:?}");
+    }
+
+    // The victim's slashing database holds what it signed and refuses a double vote for
+    // each of those targets.
+    let gvr = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS)
+        .unwrap()
+        .genesis_validators_root();
+    let slashing =
+        SlashingDatabase::open(cluster.dirs[&victim].join("slashing.redb"), gvr).unwrap();
+    let signed = slashing.export_interchange().unwrap();
+    let mut refused = 0;
+    for entry in &signed.data {
+        let pubkey = entry.pubkey;
+        for a in &entry.signed_attestations {
+            let double = AttestationToSign {
+                source_epoch: a.source_epoch,
+                target_epoch: a.target_epoch,
+                signing_root: [0xEE; 32],
+            };
+            assert!(
+                slashing.check_and_insert_attestation(&pubkey, &double).is_err(),
+                "double vote at target {} accepted",
+                a.target_epoch
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the victim signed attestations");
+}
