@@ -10,6 +10,7 @@
 
 pub mod beacon_check;
 pub mod driver;
+pub mod duty_services;
 pub mod network;
 
 use std::future::Future;
@@ -145,12 +146,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         "node ready"
     );
 
-    // The driver (duty runners over the beacon node and the network) runs here once the
-    // runners land; until then the node serves its endpoints and keeps its databases.
+    // The duty side (contract sync, P2P, the driver) runs until shutdown.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut in_flight: JoinSet<()> = JoinSet::new();
+    let duty_config = config.clone();
+    let duty_services = services.clone();
+    in_flight.spawn(async move {
+        if let Err(e) = duty_services::run(duty_config, duty_services, stop_rx).await {
+            tracing::error!(error = %e, "duty services stopped");
+        }
+    });
     shutdown.await;
     tracing::info!("shutting down: finishing writes in flight");
     readiness.set_not_ready("shutting down");
+    let _ = stop_tx.send(true);
     let grace = Duration::from_millis(config.shutdown_timeout_ms);
     if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} })
         .await
