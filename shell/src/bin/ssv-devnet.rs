@@ -4,10 +4,10 @@
 //! a valid signature and nothing slashable was signed.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
-use ssv_shell::devnet::orchestrator::{DevnetOptions, run, sibling_binary};
+use ssv_shell::devnet::orchestrator::{DevnetOptions, locate_or_build, run};
 
 #[derive(Parser)]
 #[command(name = "ssv-devnet", about = "Run a local SSV devnet and check every duty")]
@@ -21,8 +21,9 @@ struct Args {
     /// Slots to run; then a summary is printed and the devnet stops.
     #[arg(long, default_value_t = 16)]
     slots: u64,
-    /// Slot duration in seconds (short for demos; 12 for realism).
-    #[arg(long, default_value_t = 2)]
+    /// Slot duration in seconds (short for demos; 12 for realism). 4 s leaves room for a
+    /// round change (first round ends 1/3 slot + 2 s in) when a leader is down.
+    #[arg(long, default_value_t = 4)]
     slot_seconds: u64,
     /// Slots per epoch of the simulated chain.
     #[arg(long, default_value_t = 8)]
@@ -53,24 +54,12 @@ struct Args {
     seed: String,
 }
 
-/// The binary `name` of `package`: given, beside this executable, or built with cargo.
+/// The binary `name` of `package`: given, else beside this one or built with cargo.
 fn binary(given: Option<PathBuf>, name: &str, package: &str) -> Result<PathBuf, String> {
-    if let Some(p) = given {
-        return Ok(p);
+    match given {
+        Some(p) => Ok(p),
+        None => locate_or_build(name, package),
     }
-    if let Some(p) = sibling_binary(name) {
-        return Ok(p);
-    }
-    eprintln!("{name} not found beside ssv-devnet; building it with cargo…");
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--manifest-path", manifest, "-p", package, "--bin", name])
-        .status()
-        .map_err(|e| format!("cannot run cargo to build {name}: {e}"))?;
-    if !status.success() {
-        return Err(format!("building {name} failed"));
-    }
-    sibling_binary(name).ok_or_else(|| format!("{name} still not found beside ssv-devnet"))
 }
 
 fn main() -> ExitCode {

@@ -694,3 +694,27 @@ pub fn sibling_binary(name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// The binary `name` of workspace package `package`: beside the running executable, else
+/// built with cargo (`cargo build -p package --bin name`) and then found there.
+///
+/// # Errors
+/// A message saying why the binary is missing.
+pub fn locate_or_build(name: &str, package: &str) -> Result<PathBuf, String> {
+    if let Some(p) = sibling_binary(name) {
+        return Ok(p);
+    }
+    eprintln!("{name} not found beside {}; building it with cargo…", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+    let manifest = repo_root().join("Cargo.toml");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args(["-p", package, "--bin", name])
+        .status()
+        .map_err(|e| format!("cannot run cargo to build {name}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {name} failed"));
+    }
+    sibling_binary(name).ok_or_else(|| format!("{name} still not found after building it"))
+}
