@@ -14,7 +14,9 @@ use libp2p::Multiaddr;
 use ssv_core::crypto::rsa::OperatorPublicKey;
 use ssv_core::types::ssz::Encode as _;
 use ssv_core::types::{Height, MessageId, OperatorId, ValidatorIndex};
-use ssv_core::validation::{StaticNetworkView, ValidationConfig, ValidatorStatus, committee_subnet};
+use ssv_core::validation::{
+    StaticNetworkView, ValidationConfig, ValidatorStatus, committee_subnet,
+};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -43,7 +45,8 @@ impl std::fmt::Debug for P2pTransport {
 impl Transport for P2pTransport {
     fn broadcast(&self, topic: Topic, data: Arc<[u8]>) -> Result<(), TransportError> {
         let handle = self.handle.clone();
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TransportError::Disconnected)?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| TransportError::Disconnected)?;
         // Publishing waits for gossipsub's verdict; the driver must not.
         runtime.spawn(async move {
             if let Err(e) = handle.publish(topic, data.to_vec()).await {
@@ -85,7 +88,10 @@ impl NodeNetwork {
     pub fn new(mut node: P2pNode, static_peers: Vec<Multiaddr>) -> Self {
         let (tx, inbox) = mpsc::channel(INBOX_CAPACITY);
         let peers = Arc::new(AtomicUsize::new(0));
-        let mut incoming = std::mem::replace(&mut node.incoming, crate::p2p::queue::channel(QueueLimits::default()).1);
+        let mut incoming = std::mem::replace(
+            &mut node.incoming,
+            crate::p2p::queue::channel(QueueLimits::default()).1,
+        );
         let pump = tokio::spawn(async move {
             while let Some(m) = incoming.recv().await {
                 let from = m.signed.operator_ids.first().copied().unwrap_or(0);
@@ -145,7 +151,12 @@ fn history_err(e: StoreError) -> HistoryError {
 }
 
 impl DecidedHistory for StoreHistory {
-    fn store_decided(&self, msg_id: &MessageId, height: Height, message: &[u8]) -> Result<(), HistoryError> {
+    fn store_decided(
+        &self,
+        msg_id: &MessageId,
+        height: Height,
+        message: &[u8],
+    ) -> Result<(), HistoryError> {
         self.0.save_decided(&msg_id.0, height, message).map_err(history_err)
     }
 
@@ -187,7 +198,9 @@ pub fn network_view(store: &NodeStore) -> Result<StaticNetworkView, StoreError> 
     }
     let mut committees: BTreeMap<Vec<OperatorId>, Vec<ValidatorIndex>> = BTreeMap::new();
     for s in store.shares()? {
-        let Ok(Ok(pk)) = hex::decode(s.validator_pubkey.trim_start_matches("0x")).map(<[u8; 48]>::try_from) else {
+        let Ok(Ok(pk)) =
+            hex::decode(s.validator_pubkey.trim_start_matches("0x")).map(<[u8; 48]>::try_from)
+        else {
             continue;
         };
         let ids: Vec<OperatorId> = s.committee.iter().map(|(id, _)| *id).collect();
@@ -240,7 +253,10 @@ pub async fn start(
         .p2p
         .static_peers
         .iter()
-        .map(|p| p.parse::<Multiaddr>().map_err(|e| NetworkError::Transport(format!("static peer {p:?}: {e}"))))
+        .map(|p| {
+            p.parse::<Multiaddr>()
+                .map_err(|e| NetworkError::Transport(format!("static peer {p:?}: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let p2p = P2pConfig {
         keypair,

@@ -54,7 +54,10 @@ fn batches() -> (Vec<ContractEvent>, Vec<ContractEvent>) {
         owner: OWNER,
         operator_ids: vec![1, 2, 3, 4],
         public_key: f.validators[i].public_key.to_bytes().to_vec(),
-        shares: f.validators[i].shares_data(&f.public, &OWNER, i as u64).expect("shares").to_bytes(),
+        shares: f.validators[i]
+            .shares_data(&f.public, &OWNER, i as u64)
+            .expect("shares")
+            .to_bytes(),
     };
     first.push(added(0));
     first.push(added(1));

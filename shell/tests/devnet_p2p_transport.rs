@@ -42,7 +42,11 @@ async fn node(dir: &std::path::Path, peers: Vec<String>) -> (NodeNetwork, u16) {
 async fn two_nodes_exchange_validated_messages_through_the_transport() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let (mut a, a_quic) = node(dirs[0].path(), vec![]).await;
-    assert!(a.listen_addrs.iter().any(|m| m.to_string().contains("quic-v1")), "{:?}", a.listen_addrs);
+    assert!(
+        a.listen_addrs.iter().any(|m| m.to_string().contains("quic-v1")),
+        "{:?}",
+        a.listen_addrs
+    );
     let (mut b, _) =
         node(dirs[1].path(), vec![format!("/ip4/127.0.0.1/udp/{a_quic}/quic-v1")]).await;
     for _ in 0..200 {

@@ -367,7 +367,10 @@ impl Config {
     /// The contract to follow: the configured address, else the preset's; `None` when
     /// neither has one.
     pub fn contract_address(&self) -> Option<String> {
-        self.contract.address.clone().or_else(|| self.preset().ssv_contract_address.map(str::to_owned))
+        self.contract
+            .address
+            .clone()
+            .or_else(|| self.preset().ssv_contract_address.map(str::to_owned))
     }
 
     /// `data_dir/contract.redb`: the contract layer's state (see

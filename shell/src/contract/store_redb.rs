@@ -212,7 +212,8 @@ impl RedbContractStore {
             state.own_operator_id = Some(u64::from_le_bytes(bytes));
         }
         if let Some(v) = meta.get(KEY_LAST_BLOCK).map_err(dberr)? {
-            let bytes: [u8; 40] = v.value().try_into().map_err(|_| corrupt("meta", "last block"))?;
+            let bytes: [u8; 40] =
+                v.value().try_into().map_err(|_| corrupt("meta", "last block"))?;
             let (n, h) = bytes.split_at(8);
             let number = u64::from_le_bytes(n.try_into().map_err(|_| corrupt("meta", "block"))?);
             let hash: [u8; 32] = h.try_into().map_err(|_| corrupt("meta", "block hash"))?;
@@ -265,8 +266,8 @@ impl RedbContractStore {
             for key in &self.dirty.validators {
                 match self.state.validators.get(key) {
                     Some(v) => {
-                        let bytes =
-                            serde_json::to_vec(&StoredValidator::from_record(v)).unwrap_or_default();
+                        let bytes = serde_json::to_vec(&StoredValidator::from_record(v))
+                            .unwrap_or_default();
                         t.insert(key.as_slice(), bytes.as_slice()).map_err(dberr)?;
                     }
                     None => {
@@ -341,8 +342,10 @@ impl RedbContractStore {
         let wanted: BTreeMap<[u8; 48], ShareRecord> = shares
             .into_iter()
             .filter_map(|s| {
-                let key: [u8; 48] =
-                    hex::decode(s.validator_pubkey.trim_start_matches("0x")).ok()?.try_into().ok()?;
+                let key: [u8; 48] = hex::decode(s.validator_pubkey.trim_start_matches("0x"))
+                    .ok()?
+                    .try_into()
+                    .ok()?;
                 Some((key, s))
             })
             .collect();
@@ -408,7 +411,10 @@ impl ContractStore for RedbContractStore {
         self.state.nonces.insert(*owner, nonce);
         Ok(())
     }
-    fn validator(&self, public_key: &ValidatorKey) -> Result<Option<ValidatorRecord>, ContractDbError> {
+    fn validator(
+        &self,
+        public_key: &ValidatorKey,
+    ) -> Result<Option<ValidatorRecord>, ContractDbError> {
         Ok(self.state.validators.get(public_key).cloned())
     }
     fn save_validator(&mut self, validator: ValidatorRecord) -> Result<(), ContractDbError> {

@@ -249,8 +249,8 @@ mod tests {
         book.add_due(10, Role::Attester, 2);
         book.add_due(10, Role::SyncCommittee, 1);
         book.add_due(11, Role::SyncCommittee, 1);
-        let text = [att(10_700, 1, 10, 1, 2, "0xaa"), sync(10_400, 1, 10), sync(11_900, 1, 11)]
-            .join("\n");
+        let text =
+            [att(10_700, 1, 10, 1, 2, "0xaa"), sync(10_400, 1, 10), sync(11_900, 1, 11)].join("\n");
         book.read_records(&text);
         let start = |s: u64| s * 1000;
         let a = book.counts(10..=10, Role::Attester, start);

@@ -312,7 +312,8 @@ impl Devnet {
         for id in &ids {
             let dir = folder.join(format!("operator-{id}"));
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            let key = OperatorPrivateKey::generate().map_err(|e| DevnetError::Rsa(e.to_string()))?;
+            let key =
+                OperatorPrivateKey::generate().map_err(|e| DevnetError::Rsa(e.to_string()))?;
             let path = dir.join("operator_key.pem");
             crate::keys::write_private_file(&path, key.to_pem().as_bytes())
                 .map_err(|e| DevnetError::Rsa(e.to_string()))?;
@@ -322,8 +323,10 @@ impl Devnet {
         let validators: Vec<DevnetValidator> = (0..opts.validators)
             .map(|i| DevnetValidator::new(opts.seed.as_bytes(), i, &ids))
             .collect::<Result<_, _>>()?;
-        let validator_pubkeys: Vec<String> =
-            validators.iter().map(|v| format!("0x{}", hex::encode(v.public_key.to_bytes()))).collect();
+        let validator_pubkeys: Vec<String> = validators
+            .iter()
+            .map(|v| format!("0x{}", hex::encode(v.public_key.to_bytes())))
+            .collect();
 
         // The execution chain and the registrations.
         println!("starting hardhat and deploying SSVNetworkDevnet…");
@@ -374,7 +377,9 @@ impl Devnet {
             .arg(&sim_record_dir);
         let mut sim = Proc::spawn("ssv-sim", command, logs.join("simulator.log"))?;
         let beacon_url = format!("http://127.0.0.1:{sim_port}");
-        if !wait_http_ok(&format!("{beacon_url}/eth/v1/beacon/genesis"), Duration::from_secs(30)).await {
+        if !wait_http_ok(&format!("{beacon_url}/eth/v1/beacon/genesis"), Duration::from_secs(30))
+            .await
+        {
             sim.check_running()?;
             return Err(DevnetError::Process {
                 name: "ssv-sim".into(),
@@ -382,7 +387,10 @@ impl Devnet {
                 log: sim.log.clone(),
             });
         }
-        println!("beacon simulator at {beacon_url} (slot {} s, {} slots per epoch)", opts.slot_seconds, opts.slots_per_epoch);
+        println!(
+            "beacon simulator at {beacon_url} (slot {} s, {} slots per epoch)",
+            opts.slot_seconds, opts.slots_per_epoch
+        );
 
         // The nodes.
         struct Ports {
@@ -393,7 +401,12 @@ impl Devnet {
         }
         let mut ports = Vec::new();
         for _ in &ids {
-            ports.push(Ports { tcp: free_port()?, udp: free_port()?, quic: free_port()?, metrics: free_port()? });
+            ports.push(Ports {
+                tcp: free_port()?,
+                udp: free_port()?,
+                quic: free_port()?,
+                metrics: free_port()?,
+            });
         }
         let mut nodes = Vec::new();
         for (i, id) in ids.iter().enumerate() {
@@ -536,7 +549,13 @@ impl Devnet {
             "running slots {first}..={last}{}",
             stop_at.map(|(id, s)| format!("; operator {id} stops at slot {s}")).unwrap_or_default()
         );
-        println!("{:>6} {:>4} | {:<36} | {:<36} | missed", "slot", "run", "attester done/due (median, max ms)", "sync_committee done/due (median, max ms)");
+        println!(
+            "{:>6} {:>4} | {:<36} | {:<36} | missed",
+            "slot",
+            "run",
+            "attester done/due (median, max ms)",
+            "sync_committee done/due (median, max ms)"
+        );
         let spe = self.slots_per_epoch.max(1);
         for s in first..=last.saturating_add(REPORT_LAG_SLOTS) {
             let wait = self.slot_start(s).saturating_sub(now_ms());
@@ -552,19 +571,17 @@ impl Devnet {
                 if epoch > last / spe || !fetched.insert(epoch) {
                     continue;
                 }
-                let att = beacon
-                    .attester_duties(epoch, &indices)
-                    .await
-                    .map_err(|e| DevnetError::Beacon(format!("attester duties of epoch {epoch}: {e}")))?;
+                let att = beacon.attester_duties(epoch, &indices).await.map_err(|e| {
+                    DevnetError::Beacon(format!("attester duties of epoch {epoch}: {e}"))
+                })?;
                 for d in att.data {
                     if (first..=last).contains(&d.slot) {
                         book.add_due(d.slot, Role::Attester, d.validator_index);
                     }
                 }
-                let sync = beacon
-                    .sync_duties(epoch, &indices)
-                    .await
-                    .map_err(|e| DevnetError::Beacon(format!("sync duties of epoch {epoch}: {e}")))?;
+                let sync = beacon.sync_duties(epoch, &indices).await.map_err(|e| {
+                    DevnetError::Beacon(format!("sync duties of epoch {epoch}: {e}"))
+                })?;
                 for slot in epoch * spe..(epoch + 1) * spe {
                     if (first..=last).contains(&slot) {
                         for d in &sync.data {
@@ -574,7 +591,8 @@ impl Devnet {
                 }
             }
             book.read_records(&std::fs::read_to_string(&records).unwrap_or_default());
-            let Some(row) = s.checked_sub(REPORT_LAG_SLOTS).filter(|r| (first..=last).contains(r)) else {
+            let Some(row) = s.checked_sub(REPORT_LAG_SLOTS).filter(|r| (first..=last).contains(r))
+            else {
                 continue;
             };
             let start = |x: u64| self.slot_start(x);
@@ -590,7 +608,12 @@ impl Devnet {
             let a = book.counts(row..=row, Role::Attester, start);
             let y = book.counts(row..=row, Role::SyncCommittee, start);
             let missed = a.missed + y.missed;
-            println!("{row:>6} {:>4} | {:<36} | {:<36} | {missed}", row - first + 1, cell(a), cell(y));
+            println!(
+                "{row:>6} {:>4} | {:<36} | {:<36} | {missed}",
+                row - first + 1,
+                cell(a),
+                cell(y)
+            );
         }
         book.read_records(&std::fs::read_to_string(&records).unwrap_or_default());
         let start = |x: u64| self.slot_start(x);
@@ -662,7 +685,10 @@ impl Devnet {
             .enumerate()
             .map(|(i, pk)| serde_json::json!({"index": i.to_string(), "pubkey": pk}))
             .collect();
-        write(&dir.join("validators.json"), &serde_json::to_string_pretty(&validators).unwrap_or_default())?;
+        write(
+            &dir.join("validators.json"),
+            &serde_json::to_string_pretty(&validators).unwrap_or_default(),
+        )?;
         let from = self.sim_record_dir.join("submissions.jsonl");
         let text = std::fs::read_to_string(&from).unwrap_or_default();
         let mut out = File::create(dir.join("submissions.jsonl")).map_err(io_err(dir))?;
@@ -704,7 +730,10 @@ pub fn locate_or_build(name: &str, package: &str) -> Result<PathBuf, String> {
     if let Some(p) = sibling_binary(name) {
         return Ok(p);
     }
-    eprintln!("{name} not found beside {}; building it with cargo…", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+    eprintln!(
+        "{name} not found beside {}; building it with cargo…",
+        std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()
+    );
     let manifest = repo_root().join("Cargo.toml");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .arg("build")

@@ -62,7 +62,10 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DutyServicesError> {
     let load_key = || {
-        keys::load_operator_key(&config.operator_key.path, config.operator_key.password_file.as_deref())
+        keys::load_operator_key(
+            &config.operator_key.path,
+            config.operator_key.password_file.as_deref(),
+        )
     };
     let Some(mut follower) = node_sync::follower(&config, load_key()?)? else {
         tracing::info!("no SSVNetwork contract configured: no duties");
@@ -96,9 +99,14 @@ pub async fn run(
         slots_per_epoch: network.slots_per_epoch,
         ..ValidationConfig::mainnet(domain, network.genesis_ms)
     };
-    let net =
-        p2p_transport::start(&config, validation, Arc::clone(&view), Vec::new(), Arc::clone(&store))
-            .await?;
+    let net = p2p_transport::start(
+        &config,
+        validation,
+        Arc::clone(&view),
+        Vec::new(),
+        Arc::clone(&store),
+    )
+    .await?;
     tracing::info!(listen = ?net.listen_addrs, "p2p started");
 
     let ctx = DriverContext {
