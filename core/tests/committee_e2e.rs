@@ -60,6 +60,7 @@ fn network() -> BeaconNetwork {
         genesis_validators_root: [7; 32],
         fork_versions: vec![(0, [0, 0, 0, 1])],
         data_versions: vec![(0, DataVersion::Deneb), (10, DataVersion::Electra)],
+        sync_subcommittee_size: 128,
     }
 }
 
@@ -219,6 +220,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                                 })
                                 .collect(),
                         ),
+                        other => panic!("a committee runner asked for {other:?}"),
                     };
                     queue.insert(0, (op, Input::Response { id, response }));
                 }
@@ -262,6 +264,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                     let root = compute_signing_root(&m.beacon_block_root, &sync_domain);
                     verify(m.validator_index, &root, &m.signature);
                 }
+                other => panic!("a committee runner submitted {other:?}"),
             }
         }
         let runner = committees[&op].runners.get(&SLOT).expect("runner");

@@ -11,6 +11,7 @@ mod spec_ssv {
     pub(crate) mod committee;
     pub(crate) mod common;
     pub(crate) mod simple;
+    pub(crate) mod validator;
 }
 
 use std::path::Path;

@@ -197,8 +197,11 @@ fn num(v: &Value) -> u64 {
     }
 }
 
+/// (validator, slot) pairs.
+type Pairs = BTreeSet<(u64, u64)>;
+
 /// Accepted (validator, slot) attestations and sync-committee messages.
-fn accepted(records: &[Value]) -> (BTreeSet<(u64, u64)>, BTreeSet<(u64, u64)>) {
+fn accepted(records: &[Value]) -> (Pairs, Pairs) {
     let mut att = BTreeSet::new();
     let mut sync = BTreeSet::new();
     for r in records {
@@ -218,10 +221,7 @@ fn accepted(records: &[Value]) -> (BTreeSet<(u64, u64)>, BTreeSet<(u64, u64)>) {
 
 /// Due (validator, slot) attestations and sync messages of [`OURS`] in `slots`, from an
 /// independent chain of the same seed.
-fn due(
-    genesis_time: u64,
-    slots: std::ops::RangeInclusive<u64>,
-) -> (BTreeSet<(u64, u64)>, BTreeSet<(u64, u64)>) {
+fn due(genesis_time: u64, slots: std::ops::RangeInclusive<u64>) -> (Pairs, Pairs) {
     let chain = Chain::from_seed(chain_config(genesis_time), CHAIN_VALIDATORS).unwrap();
     let mut att = BTreeSet::new();
     let mut sync = BTreeSet::new();

@@ -650,5 +650,6 @@ fn with_signature(sub: Submission, sig: [u8; 96]) -> Submission {
             m.signature = sig;
             Submission::SyncCommitteeMessage(m)
         }
+        other => other,
     }
 }

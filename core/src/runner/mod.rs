@@ -24,6 +24,8 @@ mod committee_runner;
 mod container;
 mod error;
 mod network;
+mod validator;
+mod validator_runner;
 mod value_check;
 
 pub use committee::{Committee, CreateRunner, verify_signed};
@@ -31,12 +33,17 @@ pub use committee_runner::{CommitteeRunner, RunnerState, attestation_data};
 pub use container::{PartialSigContainer, SignerSignatures, verify_partial};
 pub use error::RunnerError;
 pub use network::BeaconNetwork;
+pub use validator::Validator;
+pub use validator_runner::{DEFAULT_GAS_LIMIT, ValidatorRunner};
 pub use value_check::{
     RunnerValueCheck, SlashingProtection, check_beacon_vote, check_duty,
     check_validator_consensus_data,
 };
 
-use crate::beacon::{AttestationData, altair, electra, phase0};
+use crate::beacon::{
+    AttestationData, SignedContributionAndProof, SignedValidatorRegistration, SignedVoluntaryExit,
+    VersionedBlock, altair, electra, phase0,
+};
 use crate::crypto::signing::BeaconDomainType;
 use crate::types::{
     BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot,
@@ -85,6 +92,42 @@ pub enum Request {
     },
     /// Sign each item with its share key: answer with [`Response::Signatures`] in order.
     Sign(Vec<SignRequest>),
+    /// `GetBeaconBlock(slot, graffiti, randao)`: answer with [`Response::ConsensusData`]
+    /// (the block or block contents SSZ and its fork).
+    Proposal {
+        /// The slot.
+        slot: Slot,
+        /// The share's graffiti.
+        graffiti: Root,
+        /// The reconstructed RANDAO reveal.
+        randao_reveal: BlsSignatureBytes,
+    },
+    /// `SubmitAggregateSelectionProof`: answer with [`Response::ConsensusData`] (the
+    /// aggregate-and-proof SSZ and its fork).
+    AggregateAndProof {
+        /// The slot.
+        slot: Slot,
+        /// The attestation committee.
+        committee_index: u64,
+        /// The committee's size.
+        committee_length: u64,
+        /// The aggregator.
+        validator_index: ValidatorIndex,
+        /// The reconstructed selection proof.
+        selection_proof: BlsSignatureBytes,
+    },
+    /// `IsSyncCommitteeAggregator` for each proof: answer with [`Response::Flags`].
+    IsSyncCommitteeAggregator(Vec<BlsSignatureBytes>),
+    /// `GetSyncCommitteeContribution(slot, proofs, subnets)`: answer with
+    /// [`Response::ConsensusData`] (`Contributions` SSZ and its fork).
+    SyncCommitteeContributions {
+        /// The slot.
+        slot: Slot,
+        /// The selection proofs of the selected subnets.
+        selection_proofs: Vec<BlsSignatureBytes>,
+        /// The subnets, parallel to `selection_proofs`.
+        subnets: Vec<u64>,
+    },
 }
 
 /// The answer to a [`Request`], carrying the request id.
@@ -94,6 +137,15 @@ pub enum Response {
     AttestationData(AttestationData),
     /// One signature per [`SignRequest`], in order.
     Signatures(Vec<BlsSignatureBytes>),
+    /// Consensus data from the beacon node: raw fork number and SSZ payload.
+    ConsensusData {
+        /// go-eth2-client `DataVersion` number.
+        version: u64,
+        /// The SSZ of the block, aggregate-and-proof or contributions.
+        data_ssz: Vec<u8>,
+    },
+    /// One answer per item of [`Request::IsSyncCommitteeAggregator`], in order.
+    Flags(Vec<bool>),
     /// The request failed (the beacon node or the signer refused).
     Failed(String),
 }
@@ -107,6 +159,23 @@ pub enum Submission {
     SingleAttestation(electra::SingleAttestation),
     /// A sync-committee message (`SubmitSyncMessages`).
     SyncCommitteeMessage(altair::SyncCommitteeMessage),
+    /// A signed proposal (`SubmitBeaconBlock`): the block (or contents) and its signature.
+    Block {
+        /// The proposal as decided.
+        block: Box<VersionedBlock>,
+        /// The proposer's signature over the block root.
+        signature: BlsSignatureBytes,
+    },
+    /// A phase0-to-Deneb signed aggregate (`SubmitSignedAggregateSelectionProof`).
+    AggregateAndProof(Box<phase0::SignedAggregateAndProof>),
+    /// An Electra-or-later signed aggregate.
+    ElectraAggregateAndProof(Box<electra::SignedAggregateAndProof>),
+    /// A signed sync-committee contribution (`SubmitSignedContributionAndProof`).
+    ContributionAndProof(Box<SignedContributionAndProof>),
+    /// A builder registration (`SubmitValidatorRegistration`).
+    ValidatorRegistration(SignedValidatorRegistration),
+    /// A voluntary exit (`SubmitVoluntaryExit`).
+    VoluntaryExit(SignedVoluntaryExit),
 }
 
 impl Submission {
@@ -117,6 +186,12 @@ impl Submission {
             Self::Attestation(a) => a.tree_hash_root().0,
             Self::SingleAttestation(a) => a.tree_hash_root().0,
             Self::SyncCommitteeMessage(m) => m.tree_hash_root().0,
+            Self::Block { block, signature } => signed_block_root(block, *signature),
+            Self::AggregateAndProof(a) => a.tree_hash_root().0,
+            Self::ElectraAggregateAndProof(a) => a.tree_hash_root().0,
+            Self::ContributionAndProof(c) => c.tree_hash_root().0,
+            Self::ValidatorRegistration(r) => r.tree_hash_root().0,
+            Self::VoluntaryExit(e) => e.tree_hash_root().0,
         }
     }
 }
@@ -155,4 +230,56 @@ pub enum Output {
     },
     /// Submit to the beacon node.
     Submit(Submission),
+}
+
+/// `hash_tree_root` of the signed form of `block` (signed block, signed blinded block, or
+/// signed block contents from Deneb on).
+fn signed_block_root(block: &VersionedBlock, signature: BlsSignatureBytes) -> Root {
+    use crate::beacon::{capella, deneb, fulu};
+    use VersionedBlock as B;
+    use tree_hash::TreeHash;
+    match block {
+        B::Capella(b) => {
+            capella::SignedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
+        }
+        B::CapellaBlinded(b) => {
+            capella::SignedBlindedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
+        }
+        B::Deneb(c) => {
+            deneb::SignedBlockContents {
+                signed_block: deneb::SignedBeaconBlock { message: c.block.clone(), signature },
+                kzg_proofs: c.kzg_proofs.clone(),
+                blobs: c.blobs.clone(),
+            }
+            .tree_hash_root()
+            .0
+        }
+        B::DenebBlinded(b) => {
+            deneb::SignedBlindedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
+        }
+        B::Electra(c) => {
+            electra::SignedBlockContents {
+                signed_block: electra::SignedBeaconBlock { message: c.block.clone(), signature },
+                kzg_proofs: c.kzg_proofs.clone(),
+                blobs: c.blobs.clone(),
+            }
+            .tree_hash_root()
+            .0
+        }
+        B::ElectraBlinded(b) => {
+            electra::SignedBlindedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
+        }
+        B::Fulu(c) => {
+            fulu::SignedBlockContents {
+                signed_block: fulu::SignedBeaconBlock { message: c.block.clone(), signature },
+                kzg_proofs: c.kzg_proofs.clone(),
+                blobs: c.blobs.clone(),
+            }
+            .tree_hash_root()
+            .0
+        }
+        B::FuluBlinded(b) => {
+            fulu::SignedBlindedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
+        }
+    }
 }

@@ -23,6 +23,9 @@ pub struct BeaconNetwork {
     pub fork_versions: Vec<(Epoch, ForkVersion)>,
     /// `(first epoch, data version)` ascending: which fork's data types an epoch uses.
     pub data_versions: Vec<(Epoch, DataVersion)>,
+    /// Sync-committee positions per subnet (`SYNC_COMMITTEE_SIZE / SYNC_COMMITTEE_SUBNET_COUNT`,
+    /// 128 on mainnet): `SyncCommitteeSubnetID(index) = index / this`.
+    pub sync_subcommittee_size: u64,
 }
 
 impl BeaconNetwork {
@@ -49,6 +52,16 @@ impl BeaconNetwork {
     /// The start of `slot`, Unix milliseconds.
     pub fn slot_start(&self, slot: Slot) -> UnixMillis {
         self.genesis_ms.saturating_add(slot.saturating_mul(self.slot_ms))
+    }
+
+    /// `EpochStartTime(epoch)` in Unix seconds.
+    pub fn epoch_start_secs(&self, epoch: Epoch) -> u64 {
+        self.slot_start(self.first_slot(epoch)) / 1000
+    }
+
+    /// `SyncCommitteeSubnetID(index)`: the subnet of a sync-committee position.
+    pub fn sync_subnet(&self, index: u64) -> u64 {
+        index.checked_div(self.sync_subcommittee_size).unwrap_or(index)
     }
 
     /// `DataVersion(epoch)`: the latest fork whose first epoch is at most `epoch`.

@@ -99,6 +99,9 @@ pub(crate) fn check_code(expected: u64, err: &Option<RunnerError>) -> R {
 pub(crate) struct Recorder {
     pub(crate) broadcasts: Vec<SignedSsvMessage>,
     pub(crate) submitted: Vec<[u8; 32]>,
+    /// `SetSyncCommitteeAggregatorRootHexes`: hex(proof) → is aggregator (all are when
+    /// unset).
+    pub(crate) aggregators: Option<BTreeMap<String, bool>>,
 }
 
 /// Drives a machine with the synchronous adapter: every request is answered at once
@@ -125,7 +128,7 @@ pub(crate) fn drive(
                 Output::Qbft(_) => {}
                 Output::Submit(s) => rec.submitted.push(Submission::root(&s)),
                 Output::Request { id, request } => {
-                    let response = answer(&request);
+                    let response = answer(rec.aggregators.as_ref(), &request);
                     responses.push(ssv_core::runner::Input::Response { id, response });
                 }
             }
@@ -136,8 +139,25 @@ pub(crate) fn drive(
     result
 }
 
-fn answer(request: &Request) -> Response {
+fn answer(aggregators: Option<&BTreeMap<String, bool>>, request: &Request) -> Response {
+    let data = |r: Result<(u64, Vec<u8>), ssv_fixtures::FixtureError>| match r {
+        Ok((version, data_ssz)) => Response::ConsensusData { version, data_ssz },
+        Err(e) => Response::Failed(e.to_string()),
+    };
     match request {
+        Request::Proposal { slot, .. } => data(mock_beacon::proposal(&network(), *slot)),
+        Request::AggregateAndProof { slot, .. } => {
+            data(mock_beacon::aggregate_and_proof(&network(), *slot))
+        }
+        Request::SyncCommitteeContributions { .. } => data(mock_beacon::contributions()),
+        Request::IsSyncCommitteeAggregator(proofs) => Response::Flags(
+            proofs
+                .iter()
+                .map(|p| {
+                    aggregators.is_none_or(|m| m.get(&hex::encode(p)).copied().unwrap_or(false))
+                })
+                .collect(),
+        ),
         Request::AttestationData { slot } => {
             Response::AttestationData(mock_beacon::attestation_data(&network(), *slot))
         }

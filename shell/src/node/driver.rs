@@ -171,7 +171,10 @@ pub async fn beacon_network(client: &BeaconClient) -> Result<BeaconNetwork, Driv
     let mut fork_versions: Vec<(Epoch, [u8; 4])> =
         forks.iter().map(|f| (f.epoch, f.current_version)).collect();
     fork_versions.sort_by_key(|(e, _)| *e);
+    let sync_size = parse_u64(&spec, "SYNC_COMMITTEE_SIZE").unwrap_or(512);
+    let sync_subnets = parse_u64(&spec, "SYNC_COMMITTEE_SUBNET_COUNT").unwrap_or(4);
     Ok(BeaconNetwork {
+        sync_subcommittee_size: sync_size.checked_div(sync_subnets).unwrap_or(128),
         slots_per_epoch,
         slot_ms,
         genesis_ms: genesis.genesis_time.saturating_mul(1000),
@@ -483,7 +486,7 @@ impl Driver {
             tokio::select! {
                 () = &mut shutdown => break,
                 msg = inbox.recv(), if inbox_open => match msg {
-                    Some(m) => self.on_incoming(m),
+                    Some(m) => self.on_incoming(&m),
                     None => inbox_open = false,
                 },
                 Some(event) = self.events_rx.recv() => self.on_event(event),
@@ -545,9 +548,7 @@ impl Driver {
 
     /// Fetches attestation data at 1/3 of `slot` when it has duties.
     fn schedule_slot(&mut self, slot: Slot) {
-        if !self.duties.get(&slot).is_some_and(|d| !d.is_empty())
-            || !self.scheduled_slots.insert(slot)
-        {
+        if self.duties.get(&slot).is_none_or(Vec::is_empty) || !self.scheduled_slots.insert(slot) {
             return;
         }
         let net = Arc::clone(&self.ctx.network);
@@ -665,7 +666,7 @@ impl Driver {
         }
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) {
+    fn on_incoming(&mut self, incoming: &Incoming) {
         let Ok(msg) = SignedSsvMessage::from_ssz_bytes(&incoming.data) else {
             tracing::debug!(from = incoming.from, "undecodable message dropped");
             return;
@@ -715,7 +716,7 @@ impl Driver {
             };
             match res {
                 Ok(()) => accepted_any = true,
-                Err(e) => self.on_rejected(cid, e, retry_copy),
+                Err(e) => self.on_rejected(cid, &e, retry_copy),
             }
             self.execute(cid, out, &mut queue);
             if queue.is_empty() && accepted_any {
@@ -727,7 +728,7 @@ impl Driver {
         }
     }
 
-    fn on_rejected(&mut self, cid: CommitteeId, e: RunnerError, msg: Option<SignedSsvMessage>) {
+    fn on_rejected(&mut self, cid: CommitteeId, e: &RunnerError, msg: Option<SignedSsvMessage>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let early = matches!(
             e,
@@ -751,7 +752,7 @@ impl Driver {
             }
             Some(_) => tracing::trace!(error = %e, "message rejected"),
             None => {
-                tracing::warn!(operator = self.ctx.operator_id, error = %e, "committee input failed")
+                tracing::warn!(operator = self.ctx.operator_id, error = %e, "committee input failed");
             }
         }
     }
@@ -828,6 +829,14 @@ impl Driver {
                         let _ = tx.send(Event::Response { committee: cid, id, response });
                     });
                 }
+                Output::Request { id, request } => {
+                    // Validator-level requests: no validator runner is driven yet.
+                    tracing::warn!(?request, "request not driven yet");
+                    queue.push_front(Input::Response {
+                        id,
+                        response: Response::Failed("not supported by this driver yet".into()),
+                    });
+                }
                 Output::Submit(s) => {
                     let beacon = Arc::clone(&self.ctx.beacon);
                     let net = Arc::clone(&self.ctx.network);
@@ -896,12 +905,8 @@ fn sign(
     Response::Signatures(sigs)
 }
 
-async fn submit(
-    beacon: &BeaconClient,
-    net: &BeaconNetwork,
-    s: &Submission,
-) -> Result<(), crate::beacon::BeaconError> {
-    match s {
+async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> Result<(), String> {
+    let res = match s {
         Submission::Attestation(a) => {
             let version = net.data_version(net.epoch_at_slot(a.data.slot));
             beacon.submit_attestations(version, std::slice::from_ref(a)).await
@@ -913,7 +918,12 @@ async fn submit(
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(std::slice::from_ref(m)).await
         }
-    }
+        // Validator-level duties are not driven yet (see the module doc of `node`).
+        other => {
+            return Err(format!("submission not driven yet: {:?}", std::mem::discriminant(other)));
+        }
+    };
+    res.map_err(|e| e.to_string())
 }
 
 fn runner_factory(

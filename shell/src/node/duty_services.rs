@@ -8,24 +8,24 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use ssv_core::crypto::rsa::OperatorPrivateKey;
 use ssv_core::types::{CommitteeId, OperatorId};
 use ssv_core::validation::{StaticNetworkView, ValidationConfig, committee_subnet};
 use tokio::sync::watch;
 
 use super::NodeServices;
-use super::driver::{Driver, DriverContext, beacon_network};
+use super::driver::beacon_network;
 use crate::beacon::{BeaconClient, Timeouts};
 use crate::config::Config;
 use crate::contract::node_sync;
-use crate::keys;
 use crate::p2p_transport;
 
 /// Why the duty side could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DutyServicesError {
-    /// The operator key.
-    #[error(transparent)]
-    Key(#[from] keys::KeyError),
+    /// The operator key cannot be copied for the contract layer.
+    #[error("operator key: {0}")]
+    Key(String),
     /// The contract layer.
     #[error(transparent)]
     Contract(#[from] node_sync::ContractSyncError),
@@ -43,7 +43,8 @@ pub enum DutyServicesError {
     Store(#[from] crate::store::StoreError),
 }
 
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+/// Completes once `stop` turns true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     while !*stop.borrow() {
         if stop.changed().await.is_err() {
             return;
@@ -61,13 +62,9 @@ pub async fn run(
     services: NodeServices,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DutyServicesError> {
-    let load_key = || {
-        keys::load_operator_key(
-            &config.operator_key.path,
-            config.operator_key.password_file.as_deref(),
-        )
-    };
-    let Some(mut follower) = node_sync::follower(&config, load_key()?)? else {
+    let key = OperatorPrivateKey::from_der(services.operator_key.pkcs1_der())
+        .map_err(|e| DutyServicesError::Key(e.to_string()))?;
+    let Some(mut follower) = node_sync::follower(&config, key)? else {
         tracing::info!("no SSVNetwork contract configured: no duties");
         return Ok(());
     };
@@ -86,12 +83,12 @@ pub async fn run(
     };
     tracing::info!(operator_id, shares = store.shares()?.len(), "contract synced");
 
-    let timeouts = Timeouts::for_slot(Duration::from_secs(config.preset().seconds_per_slot));
+    // Message validation needs the beacon clock before the driver exists.
     let urls: Vec<&str> = config.beacon_nodes.iter().map(String::as_str).collect();
-    let beacon = Arc::new(BeaconClient::new(&urls, timeouts)?);
-    let network = Arc::new(beacon_network(&beacon).await?);
+    let slot = Duration::from_secs(config.preset().seconds_per_slot.max(1));
+    let beacon = BeaconClient::new(&urls, Timeouts::for_slot(slot))?;
+    let network = beacon_network(&beacon).await?;
     let domain = config.preset().ssv_domain_type;
-
     let view = Arc::new(RwLock::new(StaticNetworkView::new()));
     let validation = ValidationConfig {
         genesis_time_ms: network.genesis_ms,
@@ -99,7 +96,7 @@ pub async fn run(
         slots_per_epoch: network.slots_per_epoch,
         ..ValidationConfig::mainnet(domain, network.genesis_ms)
     };
-    let net = p2p_transport::start(
+    let mut net = p2p_transport::start(
         &config,
         validation,
         Arc::clone(&view),
@@ -109,18 +106,10 @@ pub async fn run(
     .await?;
     tracing::info!(listen = ?net.listen_addrs, "p2p started");
 
-    let ctx = DriverContext {
-        operator_id,
-        operator_key: Arc::new(load_key()?),
-        domain_type: domain,
-        network,
-        store: Arc::clone(&store),
-        slashing: Arc::clone(&services.slashing),
-        beacon,
-        transport: Arc::new(net.transport.clone()),
-        metrics: services.metrics.clone(),
-    };
-    let driver = Driver::new(ctx).await?;
+    // The driver finds our operator id among the operators the contract sync stored.
+    let (driver, _unused_tx, _unused_inbox) =
+        super::start_driver(&config, &services, Arc::new(net.transport.clone())).await?;
+    tracing::debug!(operator_id, "driver started");
     // The view needs the validator indices Driver::new fetched.
     let fresh = p2p_transport::network_view(&store)?;
     if let Ok(mut v) = view.write() {
@@ -133,7 +122,6 @@ pub async fn run(
 
     let poll = Duration::from_millis(config.contract.poll_interval_ms.unwrap_or(12_000));
     let follow = tokio::spawn(node_sync::follow(follower, Arc::clone(&store), poll, stop.clone()));
-    let mut net = net;
     let inbox = std::mem::replace(&mut net.inbox, tokio::sync::mpsc::channel(1).1);
     let mut driver_stop = stop.clone();
     driver.run(inbox, async move { stopped(&mut driver_stop).await }).await;

@@ -79,6 +79,8 @@ pub struct NodeServices {
     pub readiness: Readiness,
     /// The beacon chain's genesis, as the beacon node reported it.
     pub genesis: Genesis,
+    /// The operator key.
+    pub operator_key: Arc<ssv_core::crypto::rsa::OperatorPrivateKey>,
 }
 
 /// Runs the node on a new multi-threaded runtime until SIGINT or SIGTERM.
@@ -146,16 +148,31 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         "node ready"
     );
 
-    // The duty side (contract sync, P2P, the driver) runs until shutdown.
+    // The duty side runs until shutdown. With a contract: contract sync, P2P and the
+    // driver ([`duty_services`]). Without one, the driver runs on a transport that sends
+    // nothing and receives nothing (a lone operator never reaches a quorum).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let duty_config = config.clone();
-    let duty_services = services.clone();
-    in_flight.spawn(async move {
-        if let Err(e) = duty_services::run(duty_config, duty_services, stop_rx).await {
-            tracing::error!(error = %e, "duty services stopped");
+    if config.contract_address().is_some() {
+        let duty_config = config.clone();
+        let duty_services = services.clone();
+        in_flight.spawn(async move {
+            if let Err(e) = duty_services::run(duty_config, duty_services, stop_rx).await {
+                tracing::error!(error = %e, "duty services stopped");
+            }
+        });
+    } else {
+        match start_driver(&config, &services, Arc::new(network::NoopTransport)).await {
+            Ok((driver, inbox_tx, inbox)) => {
+                let mut stop = stop_rx;
+                in_flight.spawn(async move {
+                    let _keep_inbox_open = inbox_tx;
+                    driver.run(inbox, async move { duty_services::stopped(&mut stop).await }).await;
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "duty driver not started"),
         }
-    });
+    }
     shutdown.await;
     tracing::info!("shutting down: finishing writes in flight");
     readiness.set_not_ready("shutting down");
@@ -200,5 +217,54 @@ pub async fn start(
         metrics,
         readiness,
         genesis,
+        operator_key: Arc::new(key),
     })
+}
+
+/// The sending side of a driver's inbox (kept by the caller so the inbox stays open).
+pub type InboxSender = tokio::sync::mpsc::Sender<network::Incoming>;
+/// A driver's inbox.
+pub type InboxReceiver = tokio::sync::mpsc::Receiver<network::Incoming>;
+
+/// Builds the duty driver of a started node over `transport`: its beacon client over the
+/// configured nodes, the beacon network they report, and the shares in the store. Returns
+/// the driver and its inbox (the transport's receiving side feeds the sender).
+///
+/// # Errors
+/// [`driver::DriverError`] when the beacon node or the store cannot provide what the driver
+/// needs.
+pub async fn start_driver(
+    config: &Config,
+    services: &NodeServices,
+    transport: Arc<dyn network::Transport>,
+) -> Result<(driver::Driver, InboxSender, InboxReceiver), driver::DriverError> {
+    let urls: Vec<&str> = config.beacon_nodes.iter().map(String::as_str).collect();
+    let preset = config.preset();
+    let slot = Duration::from_secs(preset.seconds_per_slot.max(1));
+    let beacon =
+        Arc::new(crate::beacon::BeaconClient::new(&urls, crate::beacon::Timeouts::for_slot(slot))?);
+    let network = Arc::new(driver::beacon_network(&beacon).await?);
+    // This node's operator id: the registered operator with this key (0 before
+    // registration, when the node holds no share either).
+    let own_key = services.operator_key.public_key().to_base64_pem();
+    let operator_id = services
+        .store
+        .operators()?
+        .into_iter()
+        .find(|o| o.public_key_base64 == own_key)
+        .map_or(0, |o| o.id);
+    let ctx = driver::DriverContext {
+        operator_id,
+        operator_key: Arc::clone(&services.operator_key),
+        domain_type: preset.ssv_domain_type,
+        network,
+        store: Arc::clone(&services.store),
+        slashing: Arc::clone(&services.slashing),
+        beacon,
+        transport,
+        metrics: services.metrics.clone(),
+    };
+    let driver = driver::Driver::new(ctx).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(network::INBOX_CAPACITY);
+    Ok((driver, tx, rx))
 }
