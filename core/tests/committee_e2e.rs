@@ -1,7 +1,9 @@
 //! A committee of 4 in-memory operators (no network, no shell) runs one committee duty
 //! for 100 validators end to end: QBFT on the beacon vote, post-consensus partial
 //! signatures, Lagrange reconstruction; every submitted signature must verify against the
-//! validator key with the right domain.
+//! validator key with the right domain. A second test runs the validator-level duties
+//! (aggregator, sync-committee contribution, registration, exit) through the `Validator`
+//! router the same way.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -272,5 +274,321 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
             runner.state.as_ref().is_some_and(|s| s.finished),
             "operator {op} finished the duty"
         );
+    }
+}
+
+/// One validator key split 3-of-4 at the operator ids: (validator secret, per-operator
+/// share, per-operator share secret).
+fn split_validator(
+    seed: u64,
+    domain: DomainType,
+) -> (SecretKey, BTreeMap<u64, Share>, BTreeMap<u64, SecretKey>) {
+    let sk = secret(&[b"validator".as_slice(), &seed.to_le_bytes()].concat());
+    let coeffs: Vec<[u8; 64]> = (0..2u8)
+        .map(|i| {
+            let mut c = [0u8; 64];
+            c[..32]
+                .copy_from_slice(&Sha256::digest([seed.to_le_bytes().as_slice(), &[i]].concat()));
+            c
+        })
+        .collect();
+    let parts = split_secret(&sk, &OPERATORS, &coeffs).expect("split");
+    let members: Vec<ShareMember> = parts
+        .iter()
+        .map(|p| ShareMember { share_pub_key: p.public_key().to_bytes(), signer: p.operator_id })
+        .collect();
+    let mut shares = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for p in parts {
+        shares.insert(
+            p.operator_id,
+            Share {
+                validator_index: seed,
+                validator_pub_key: sk.public_key().to_bytes(),
+                share_pub_key: p.public_key().to_bytes(),
+                committee: VariableList::new(members.clone()).expect("committee"),
+                domain_type: domain,
+                fee_recipient_address: [0xfe; 20],
+                graffiti: [0; 32],
+            },
+        );
+        secrets.insert(p.operator_id, p.secret_key.clone());
+    }
+    (sk, shares, secrets)
+}
+
+/// 4 in-memory operators run an aggregator, a sync-committee-contribution, a validator
+/// registration and a voluntary-exit duty for one validator through the `Validator`
+/// router: pre-consensus partial signatures, QBFT on the beacon data, post-consensus
+/// partial signatures. Every submitted object's signature (and every selection proof it
+/// carries) must verify against the validator key under the right domain.
+#[test]
+fn four_operators_complete_validator_duties() {
+    use ssv_core::beacon::{SyncAggregatorSelectionData, SyncCommitteeContribution, phase0};
+    use ssv_core::runner::{Validator, ValidatorRunner};
+    use ssv_core::types::{BeaconRole, Contribution, Contributions};
+    use ssz::Encode;
+
+    const V: u64 = 7;
+    let mut net = network();
+    net.sync_subcommittee_size = 128;
+    let net = Arc::new(net);
+    let domain = DomainType::JATO_TESTNET;
+    let committee_ops: Vec<Operator> = OPERATORS
+        .iter()
+        .map(|id| Operator { operator_id: *id, public_key: vec![*id as u8] })
+        .collect();
+    let cid = CommitteeId::from_operators(&OPERATORS);
+    let (vsk, shares, secrets) = split_validator(V, domain);
+    let vpk = vsk.public_key();
+    let epoch = net.epoch_at_slot(SLOT);
+    let now = net.slot_start(SLOT);
+
+    let mut validators: BTreeMap<u64, Validator> = BTreeMap::new();
+    for &op in &OPERATORS {
+        let member = CommitteeMember {
+            operator_id: op,
+            committee_id: cid.0,
+            public_key: vec![op as u8],
+            faulty_nodes: 1,
+            committee: committee_ops.clone(),
+            domain_type: domain,
+        };
+        let share = shares[&op].clone();
+        let runners = [
+            RunnerRole::Aggregator,
+            RunnerRole::SyncCommitteeContribution,
+            RunnerRole::ValidatorRegistration,
+            RunnerRole::VoluntaryExit,
+        ]
+        .into_iter()
+        .map(|role| {
+            let value_check = match role {
+                RunnerRole::Aggregator | RunnerRole::SyncCommitteeContribution => {
+                    RunnerValueCheck::ValidatorConsensusData {
+                        role: if role == RunnerRole::Aggregator {
+                            BeaconRole::Aggregator
+                        } else {
+                            BeaconRole::SyncCommitteeContribution
+                        },
+                        network: Arc::clone(&net),
+                        current_epoch: epoch,
+                        validator_pub_key: share.validator_pub_key,
+                        validator_index: V,
+                        share_pub_key: share.share_pub_key,
+                        protection: Arc::new(NoSlashing),
+                    }
+                }
+                _ => RunnerValueCheck::None,
+            };
+            let config = Arc::new(QbftConfig {
+                proposer: Box::new(RoundRobinProposer),
+                value_check: Box::new(value_check),
+                timeouts: Box::new(SpecTimeouts),
+                verifier: Box::new(FakeSignatures::default()),
+                signer: Box::new(FakeSignatures { public_key: vec![op as u8] }),
+                cut_off_round: 12,
+            });
+            let controller = role.has_consensus().then(|| {
+                let id = MessageId::for_validator(domain, role, &share.validator_pub_key);
+                Controller::new(Arc::clone(&config), id.0.to_vec(), member.clone())
+            });
+            ValidatorRunner::new(role, Arc::clone(&net), share.clone(), op, controller, config)
+        })
+        .collect();
+        validators.insert(
+            op,
+            Validator::new(member, share, runners, Box::new(FakeSignatures::default())),
+        );
+    }
+
+    let base = ValidatorDuty {
+        role: BeaconRole::Aggregator as u64,
+        pub_key: vpk.to_bytes(),
+        slot: SLOT,
+        validator_index: V,
+        committee_index: 2,
+        committee_length: 32,
+        committees_at_slot: 4,
+        validator_committee_index: 5,
+        validator_sync_committee_indices: VariableList::empty(),
+    };
+    let duties = [
+        base.clone(),
+        ValidatorDuty {
+            role: BeaconRole::SyncCommitteeContribution as u64,
+            validator_sync_committee_indices: VariableList::new(vec![5, 200]).expect("indices"),
+            ..base.clone()
+        },
+        ValidatorDuty { role: BeaconRole::ValidatorRegistration as u64, ..base.clone() },
+        ValidatorDuty { role: BeaconRole::VoluntaryExit as u64, ..base },
+    ];
+    let attestation = AttestationData {
+        slot: SLOT,
+        index: 2,
+        beacon_block_root: [9; 32],
+        source: Checkpoint { epoch: 1, root: [1; 32] },
+        target: Checkpoint { epoch: 2, root: [2; 32] },
+    };
+
+    let mut queue: Vec<(u64, Input)> = Vec::new();
+    for d in &duties {
+        for &op in &OPERATORS {
+            queue.push((op, Input::StartDuty(Duty::Validator(d.clone()))));
+        }
+    }
+    let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
+    let mut steps = 0;
+    while !queue.is_empty() {
+        steps += 1;
+        assert!(steps < 100_000, "no progress");
+        let (op, input) = queue.remove(0);
+        let mut out = Vec::new();
+        let _ = validators.get_mut(&op).expect("validator").handle(now, input, &mut out);
+        for o in out {
+            match o {
+                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                    for &to in &OPERATORS {
+                        queue.push((to, Input::Message(m.clone())));
+                    }
+                }
+                Output::Qbft(_) => {}
+                Output::Submit(s) => submissions.entry(op).or_default().push(s),
+                Output::Request { id, request } => {
+                    let response = match request {
+                        Request::Sign(items) => Response::Signatures(
+                            items
+                                .iter()
+                                .map(|it| secrets[&op].sign(&it.signing_root).to_bytes())
+                                .collect(),
+                        ),
+                        Request::AggregateAndProof { validator_index, selection_proof, .. } => {
+                            let mut bits = ssz_types::BitList::with_capacity(32).expect("bits");
+                            bits.set(5, true).expect("bit");
+                            let aggregate = phase0::AggregateAndProof {
+                                aggregator_index: validator_index,
+                                aggregate: phase0::Attestation {
+                                    aggregation_bits: bits,
+                                    data: attestation,
+                                    signature: [0; 96],
+                                },
+                                selection_proof,
+                            };
+                            Response::ConsensusData {
+                                version: DataVersion::Deneb.as_u64(),
+                                data_ssz: aggregate.as_ssz_bytes(),
+                            }
+                        }
+                        Request::IsSyncCommitteeAggregator(proofs) => {
+                            Response::Flags(vec![true; proofs.len()])
+                        }
+                        Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
+                            let list: Vec<Contribution> = selection_proofs
+                                .iter()
+                                .zip(&subnets)
+                                .map(|(proof, subnet)| Contribution {
+                                    selection_proof_sig: *proof,
+                                    contribution: SyncCommitteeContribution {
+                                        slot,
+                                        beacon_block_root: [9; 32],
+                                        subcommittee_index: *subnet,
+                                        aggregation_bits: ssz_types::BitVector::new(),
+                                        signature: [0; 96],
+                                    },
+                                })
+                                .collect();
+                            Response::ConsensusData {
+                                version: DataVersion::Deneb.as_u64(),
+                                data_ssz: Contributions(VariableList::new(list).expect("list"))
+                                    .as_ssz_bytes(),
+                            }
+                        }
+                        other => panic!("unexpected request {other:?}"),
+                    };
+                    queue.insert(0, (op, Input::Response { id, response }));
+                }
+            }
+        }
+    }
+
+    let verify = |what: &str, root: [u8; 32], sig: &[u8; 96], domain_type: BeaconDomainType| {
+        let signing_root = compute_signing_root(&root, &net.domain(epoch, domain_type));
+        Signature::from_bytes(sig)
+            .expect("signature")
+            .verify(&vpk, &signing_root)
+            .unwrap_or_else(|_| panic!("{what}: signature verifies"));
+    };
+    for &op in &OPERATORS {
+        let subs = submissions.get(&op).expect("operator submitted");
+        let (mut aggs, mut contribs, mut regs, mut exits) = (0, 0, 0, 0);
+        for s in subs {
+            match s {
+                Submission::AggregateAndProof(a) => {
+                    aggs += 1;
+                    assert_eq!(a.message.aggregator_index, V);
+                    verify(
+                        "selection proof",
+                        SLOT.tree_hash_root().0,
+                        &a.message.selection_proof,
+                        BeaconDomainType::SELECTION_PROOF,
+                    );
+                    verify(
+                        "aggregate and proof",
+                        a.message.tree_hash_root().0,
+                        &a.signature,
+                        BeaconDomainType::AGGREGATE_AND_PROOF,
+                    );
+                }
+                Submission::ContributionAndProof(c) => {
+                    contribs += 1;
+                    let subnet = c.message.contribution.subcommittee_index;
+                    let data =
+                        SyncAggregatorSelectionData { slot: SLOT, subcommittee_index: subnet };
+                    verify(
+                        "contribution selection proof",
+                        data.tree_hash_root().0,
+                        &c.message.selection_proof,
+                        BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
+                    );
+                    verify(
+                        "contribution and proof",
+                        c.message.tree_hash_root().0,
+                        &c.signature,
+                        BeaconDomainType::CONTRIBUTION_AND_PROOF,
+                    );
+                }
+                Submission::ValidatorRegistration(r) => {
+                    regs += 1;
+                    assert_eq!(r.message.fee_recipient, [0xfe; 20]);
+                    assert_eq!(r.message.timestamp, net.epoch_start_secs(epoch));
+                    verify(
+                        "registration",
+                        r.message.tree_hash_root().0,
+                        &r.signature,
+                        BeaconDomainType::APPLICATION_BUILDER,
+                    );
+                }
+                Submission::VoluntaryExit(e) => {
+                    exits += 1;
+                    assert_eq!((e.message.epoch, e.message.validator_index), (epoch, V));
+                    verify(
+                        "exit",
+                        e.message.tree_hash_root().0,
+                        &e.signature,
+                        BeaconDomainType::VOLUNTARY_EXIT,
+                    );
+                }
+                other => panic!("unexpected submission {other:?}"),
+            }
+        }
+        // Sync-committee positions 5 and 200 are on subnets 0 and 1.
+        assert_eq!((aggs, contribs, regs, exits), (1, 2, 1, 1), "operator {op}");
+        for runner in validators[&op].runners.values() {
+            assert!(
+                runner.state.as_ref().is_some_and(|s| s.finished),
+                "operator {op}: {:?} finished",
+                runner.role
+            );
+        }
     }
 }

@@ -7,6 +7,9 @@
 //! runners' synchronous order. A multi-test file passes when every sub-test passes; a
 //! failing file lists its failing sub-tests.
 
+#[path = "shared/go_json.rs"]
+mod go_json;
+
 mod spec_ssv {
     pub(crate) mod committee;
     pub(crate) mod common;
@@ -72,6 +75,16 @@ fn run_file(path: &Path, sc: &Path) -> R {
                     Some(&dir),
                 )
             })
+        }
+        "synccommitteeaggregator.SyncCommitteeAggregatorProofSpecTest" => {
+            spec_ssv::validator::sync_committee_aggregator(&v, sc)
+        }
+        "runnerconstruction.RunnerConstructionSpecTest" => {
+            spec_ssv::validator::runner_construction(&v)
+        }
+        "newduty.MultiStartNewRunnerDutySpecTest" => {
+            let dir = v["Name"].as_str().unwrap_or_default().replace(' ', "_");
+            multi(&v, |t| spec_ssv::validator::new_duty(t, sc, &dir))
         }
         other => Err(format!("{other}: not implemented by the harness yet")),
     }

@@ -109,6 +109,22 @@ impl CommitteeRunner {
         }
     }
 
+    /// `NewCommitteeRunner`: [`CommitteeRunner::new`] over at least one share.
+    ///
+    /// # Errors
+    /// "no shares" when `shares` is empty.
+    pub fn try_new(
+        network: Arc<BeaconNetwork>,
+        shares: BTreeMap<ValidatorIndex, Share>,
+        controller: Controller,
+        config: Arc<QbftConfig>,
+    ) -> Result<Self, RunnerError> {
+        if shares.is_empty() {
+            return Err(RunnerError::other("no shares"));
+        }
+        Ok(Self::new(network, shares, controller, config))
+    }
+
     /// Whether a duty is running (started and not finished).
     pub fn has_running_duty(&self) -> bool {
         self.state.as_ref().is_some_and(|s| !s.finished)

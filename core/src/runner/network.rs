@@ -80,3 +80,44 @@ impl BeaconNetwork {
         compute_domain(domain_type, fork, &self.genesis_validators_root)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mainnet_like() -> BeaconNetwork {
+        BeaconNetwork {
+            slots_per_epoch: 32,
+            slot_ms: 12_000,
+            genesis_ms: 1_606_824_023_000,
+            genesis_validators_root: [0; 32],
+            fork_versions: vec![(0, [0; 4])],
+            data_versions: vec![(0, DataVersion::Phase0), (10, DataVersion::Electra)],
+            sync_subcommittee_size: 128,
+        }
+    }
+
+    #[test]
+    fn sync_subnet_is_position_over_subcommittee_size() {
+        let n = mainnet_like();
+        assert_eq!(n.sync_subnet(0), 0);
+        assert_eq!(n.sync_subnet(127), 0);
+        assert_eq!(n.sync_subnet(128), 1);
+        assert_eq!(n.sync_subnet(511), 3);
+    }
+
+    #[test]
+    fn epoch_start_is_genesis_plus_epoch_duration_in_seconds() {
+        let n = mainnet_like();
+        assert_eq!(n.epoch_start_secs(0), 1_606_824_023);
+        assert_eq!(n.epoch_start_secs(2), 1_606_824_023 + 2 * 32 * 12);
+    }
+
+    #[test]
+    fn data_version_is_the_latest_fork_at_or_before_the_epoch() {
+        let n = mainnet_like();
+        assert_eq!(n.data_version(9), DataVersion::Phase0);
+        assert_eq!(n.data_version(10), DataVersion::Electra);
+        assert_eq!(n.epoch_at_slot(n.first_slot(10)), 10);
+    }
+}

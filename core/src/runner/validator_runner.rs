@@ -123,6 +123,28 @@ impl ValidatorRunner {
         }
     }
 
+    /// A runner of `role` over `shares`, which must hold exactly one share (the spec's
+    /// `New<Role>Runner` constructors).
+    ///
+    /// # Errors
+    /// "must have one share" for zero or several shares.
+    pub fn try_new(
+        role: RunnerRole,
+        network: Arc<BeaconNetwork>,
+        shares: BTreeMap<ValidatorIndex, Share>,
+        operator_id: OperatorId,
+        controller: Option<Controller>,
+        config: Arc<QbftConfig>,
+    ) -> Result<Self, RunnerError> {
+        let mut it = shares.into_values();
+        match (it.next(), it.next()) {
+            (Some(share), None) => {
+                Ok(Self::new(role, network, share, operator_id, controller, config))
+            }
+            _ => Err(RunnerError::other("must have one share")),
+        }
+    }
+
     /// The validator's share.
     pub fn share(&self) -> Option<&Share> {
         self.shares.values().next()
@@ -188,7 +210,6 @@ impl ValidatorRunner {
                 }
             }
         }
-        self.state = Some(RunnerState::new(quorum, Duty::Validator(duty.clone())));
         self.pending = None;
         if self.role == RunnerRole::VoluntaryExit {
             self.voluntary_exit = Some(VoluntaryExit {
@@ -211,8 +232,10 @@ impl ValidatorRunner {
             });
             roots.push(signing_root);
         }
+        let slot = duty.slot;
+        self.state = Some(RunnerState::new(quorum, Duty::Validator(duty)));
         let id = self.request(Request::Sign(requests), out);
-        self.pending = Some(Pending::PreSign { id, msg_type, slot: duty.slot, roots });
+        self.pending = Some(Pending::PreSign { id, msg_type, slot, roots });
         Ok(())
     }
 

@@ -21,6 +21,8 @@ use ssv_core::types::{
 use ssv_fixtures::mock_beacon::{HARNESS_NOW_MS, TESTING_DUTY_SLOT, TestingSlashing};
 use ssv_fixtures::testingutils;
 
+use crate::go_json;
+
 use super::common::{
     R, Recorder, b64, check_code, compare_outputs, compare_roots, drive, network, share, signed,
     u64_of, validator_duty,
@@ -193,7 +195,7 @@ fn fresh_runner(
 }
 
 /// A committee runner from its Go JSON (`{"BaseRunner": ...}`).
-fn runner_from(v: &Value, protection: &Arc<TestingSlashing>) -> R<CommitteeRunner> {
+pub(crate) fn runner_from(v: &Value, protection: &Arc<TestingSlashing>) -> R<CommitteeRunner> {
     let b = &v["BaseRunner"];
     let shares = shares_from(&b["Share"])?;
     let config = runner_config(&shares, protection)?;
@@ -263,16 +265,30 @@ pub(crate) fn container_json_eq(expected: &Value, got: &PartialSigContainer, wha
 
 /// Compares the runner fields we model with the Go post-state `BaseRunner`.
 fn compare_runner(expected: &Value, runner: &CommitteeRunner) -> R {
-    compare_base(expected, Some(&runner.controller), runner.state.as_ref())
+    compare_base(
+        expected,
+        RunnerRole::Committee,
+        &runner.shares,
+        Some(&runner.controller),
+        runner.state.as_ref(),
+    )
 }
 
 /// Compares a runner's controller and state with the Go post-state `BaseRunner`.
 pub(crate) fn compare_base(
     expected: &Value,
+    role: RunnerRole,
+    shares: &BTreeMap<ValidatorIndex, Share>,
     controller: Option<&Controller>,
     state: Option<&RunnerState>,
 ) -> R {
     let b = &expected["BaseRunner"];
+    if u64_of(&b["RunnerRoleType"]) != role as u64 {
+        return Err(format!("post-state runner role: expected {}", b["RunnerRoleType"]));
+    }
+    if &shares_from(&b["Share"])? != shares {
+        return Err("post-state shares differ".into());
+    }
     let c = &b["QBFTController"];
     let has_controller = c.as_object().is_some_and(|o| !o.is_empty());
     match controller {
@@ -284,11 +300,22 @@ pub(crate) fn compare_base(
                     controller.height()
                 ));
             }
+            let ours = go_json::go_controller(&controller.data()).to_value();
+            go_json::compare_json("post-state controller", &ours, c)?;
         }
         None if !has_controller => {}
         _ => return Err("post-state controller presence differs".into()),
     }
-    let s = &b["State"];
+    compare_state(&b["State"], controller, state)
+}
+
+/// Compares a runner state (with its running instance, looked up in `controller`) with a
+/// Go post-state `State`.
+pub(crate) fn compare_state(
+    s: &Value,
+    controller: Option<&Controller>,
+    state: Option<&RunnerState>,
+) -> R {
     let Some(state) = state else {
         return if s.is_null() {
             Ok(())
@@ -325,10 +352,11 @@ pub(crate) fn compare_base(
             if u64_of(&i["State"]["Height"]) != h {
                 return Err("post-state running instance height differs".into());
             }
-            let decided = controller.and_then(|c| c.instance(h)).is_some_and(|x| x.state().decided);
-            if i["State"]["Decided"].as_bool().unwrap_or(false) != decided {
-                return Err("post-state running instance decided differs".into());
-            }
+            let inst = controller
+                .and_then(|c| c.instance(h))
+                .ok_or("post-state: running instance not stored")?;
+            let ours = go_json::go_state(inst.state()).to_value();
+            go_json::compare_json("post-state running instance", &ours, &i["State"])?;
         }
     }
     if starting_duty(s)? != state.starting_duty {
@@ -438,7 +466,8 @@ pub(crate) fn msg_processing(t: &Value, sc: &Path, kind: &str, dir: Option<&str>
     compare_outputs(&t["OutputMessages"], &rec.broadcasts, false)?;
     compare_roots(&t["BeaconBroadcastedRoots"], &rec.submitted)?;
     let name = t["Name"].as_str().unwrap_or_default();
-    if let Some(post) = state_comparison(sc, kind, dir, name) {
+    let post = state_comparison(sc, kind, dir, name).ok_or("no state comparison file")?;
+    {
         let runner = committee.runners.get(&slot).ok_or("no runner for the duty slot")?;
         compare_runner(&post, runner)?;
     }
@@ -475,7 +504,8 @@ pub(crate) fn committee_test(t: &Value, sc: &Path, kind: &str, dir: Option<&str>
     compare_outputs(&t["OutputMessages"], &rec.broadcasts, true)?;
     compare_roots(&t["BeaconBroadcastedRoots"], &rec.submitted)?;
     let name = t["Name"].as_str().unwrap_or_default();
-    if let Some(post) = state_comparison(sc, kind, dir, name) {
+    let post = state_comparison(sc, kind, dir, name).ok_or("no state comparison file")?;
+    {
         let runners = post["Runners"].as_object().cloned().unwrap_or_default();
         if runners.len() != committee.runners.len() {
             return Err(format!(

@@ -217,7 +217,19 @@ pub(crate) fn compare_outputs(
     } else {
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             if key(g) != key(w) {
-                return Err(format!("partial-signature output {i} differs"));
+                let (gt, gs, gm) = key(g);
+                let (wt, ws, wm) = key(w);
+                let short = |m: &[([u8; 32], u64, u64, Vec<u8>)]| {
+                    m.iter()
+                        .map(|(r, s, v, _)| format!("{}/{s}/{v}", hex::encode(&r[..4])))
+                        .collect::<Vec<_>>()
+                };
+                return Err(format!(
+                    "partial-signature output {i} differs: got type {gt} slot {gs} {:?}, \
+                     expected type {wt} slot {ws} {:?}",
+                    short(&gm),
+                    short(&wm)
+                ));
             }
         }
     }
