@@ -37,3 +37,6 @@ bench-quick:
 fuzz seconds="60":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none decode_signed_message -- -max_total_time={{seconds}}
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none validate_gossip -- -max_total_time={{seconds}}
+# A short simulator swarm: 100 seeded worlds with random fault mixes (fake crypto).
+sim seeds="100":
+    cargo run -p ssv-simulator --bin ssv-sim -- swarm --seeds {{seeds}} --jobs 2

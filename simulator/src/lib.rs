@@ -8,3 +8,5 @@
 
 pub mod chain;
 pub mod server;
+
+pub mod sim;

@@ -1,4 +1,5 @@
-//! `ssv-sim`: the simulator binary.
+//! `ssv-sim`: the simulator binary: seeded cluster worlds (`run`, `swarm`, `replay`,
+//! `shrink`) and a simulated beacon node (`beacon-node`).
 //!
 //! `ssv-sim beacon-node --port P --validators V [--slot-seconds T] [--genesis-time UNIX]
 //! [--fork FORK]` serves a simulated beacon chain over the Beacon API.
@@ -13,6 +14,7 @@ use ssv_core::beacon::DataVersion;
 use ssv_core::crypto::bls::PublicKey;
 use ssv_simulator::chain::{Chain, ChainConfig};
 use ssv_simulator::server::{Faults, ServerOptions, spawn};
+use ssv_simulator::sim::cli::{SimCommand, execute};
 
 #[derive(Parser)]
 #[command(name = "ssv-sim", about = "SSV simulator tools")]
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Serve a simulated beacon chain over the Beacon API.
     BeaconNode(BeaconNodeArgs),
+    #[command(flatten)]
+    Sim(SimCommand),
 }
 
 #[derive(clap::Args)]
@@ -110,8 +114,12 @@ async fn beacon_node(args: BeaconNodeArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let cli = Cli::parse();
+    let args = match cli.command {
+        Command::Sim(command) => return execute(command),
+        Command::BeaconNode(args) => args,
+    };
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -119,11 +127,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::BeaconNode(args) => beacon_node(args).await,
-        }
-    });
+    let result = runtime.block_on(beacon_node(args));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

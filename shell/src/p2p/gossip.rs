@@ -87,37 +87,79 @@ pub fn score_thresholds() -> PeerScoreThresholds {
     }
 }
 
-/// Peer-score parameters after the Go node: epoch decay interval, topic score cap 32.72,
-/// IP colocation above 10 peers, and per subnet topic an invalid-message (P4) weight such
-/// that [`MAX_INVALID_MESSAGES_ALLOWED`] rejected messages reach the graylist. Time-in-mesh
-/// and delivery terms are off, as Go's `meshScoringEnabled = false`; first-delivery
-/// rewards are left out.
+/// Time-in-mesh quantum (`timeInMeshQuantum`, 12 s).
+pub const TIME_IN_MESH_QUANTUM: Duration = Duration::from_secs(12);
+/// Time-in-mesh cap in quanta (`timeInMeshQuantumCap / timeInMeshQuantum` = 3600 / 12).
+pub const TIME_IN_MESH_CAP: f64 = 3600.0 / 12.0;
+/// Highest time-in-mesh score of a topic (`maxTimeInMeshScore`).
+pub const MAX_TIME_IN_MESH_SCORE: f64 = 10.0;
+/// Highest first-delivery score of a topic (`maxFirstDeliveryScore`).
+pub const MAX_FIRST_DELIVERY_SCORE: f64 = 80.0;
+/// First-delivery counters decay to 1% over this many epochs (`firstDeliveryDecayEpochs`).
+pub const FIRST_DELIVERY_DECAY_EPOCHS: f64 = 4.0;
+/// Invalid-message counters decay to 1% over this many epochs (`invalidMessageDecayEpochs`).
+pub const INVALID_MESSAGE_DECAY_EPOCHS: f64 = 100.0;
+/// Go's `decayToZero`.
+pub const DECAY_TO_ZERO: f64 = 0.01;
+
+/// Go `scoreDecay`: the per-interval factor that takes a counter to 1% in `intervals`.
+fn score_decay(intervals: f64) -> f64 {
+    DECAY_TO_ZERO.powf(1.0 / intervals)
+}
+
+/// The score parameters of one subnet topic (Go `TopicParams`, `topic_score.go`):
+/// - time in mesh (P1): quantum 12 s, cap 300 quanta, weight 10/300;
+/// - first deliveries (P2): decay to 1% in 4 epochs, cap
+///   `2 * expected messages per epoch / D / (1 - decay)` (1 when the rate is unknown),
+///   weight 80 / cap;
+/// - mesh deliveries (P3, P3b): off, as Go's `meshScoringEnabled = false`;
+/// - invalid messages (P4): decay to 1% in 100 epochs, weight such that
+///   [`MAX_INVALID_MESSAGES_ALLOWED`] rejected messages reach the graylist.
+///
+/// `expected_msg_rate` is the expected messages per second on the topic (Go computes it
+/// from the committees on the subnet); 0 when unknown.
+pub fn topic_score_params(epoch: Duration, expected_msg_rate: f64) -> TopicScoreParams {
+    let topic_weight = 4.0 / SUBNET_COUNT as f64;
+    let expected_per_epoch = expected_msg_rate * epoch.as_secs_f64();
+    let first_decay = score_decay(FIRST_DELIVERY_DECAY_EPOCHS);
+    let first_cap = if expected_per_epoch > 0.0 {
+        2.0 * expected_per_epoch / MESH_N as f64 / (1.0 - first_decay)
+    } else {
+        1.0
+    };
+    TopicScoreParams {
+        topic_weight,
+        time_in_mesh_quantum: TIME_IN_MESH_QUANTUM,
+        time_in_mesh_cap: TIME_IN_MESH_CAP,
+        time_in_mesh_weight: MAX_TIME_IN_MESH_SCORE / TIME_IN_MESH_CAP,
+        first_message_deliveries_decay: first_decay,
+        first_message_deliveries_cap: first_cap,
+        first_message_deliveries_weight: MAX_FIRST_DELIVERY_SCORE / first_cap,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: GRAYLIST_THRESHOLD
+            / (MAX_INVALID_MESSAGES_ALLOWED * MAX_INVALID_MESSAGES_ALLOWED * topic_weight),
+        invalid_message_deliveries_decay: score_decay(INVALID_MESSAGE_DECAY_EPOCHS),
+        ..TopicScoreParams::default()
+    }
+}
+
+/// Peer-score parameters after the Go node (`peer_score.go`): epoch decay interval, topic
+/// score cap 32.72, IP colocation above 10 peers, and [`topic_score_params`] on every
+/// subnet topic.
 pub fn score_params(epoch: Duration) -> PeerScoreParams {
     let mut params = PeerScoreParams {
         topic_score_cap: 32.72,
         decay_interval: epoch,
-        decay_to_zero: 0.01,
+        decay_to_zero: DECAY_TO_ZERO,
         retain_score: epoch * 100,
         app_specific_weight: 0.0,
         ip_colocation_factor_weight: -32.72,
         ip_colocation_factor_threshold: 10.0,
         ..PeerScoreParams::default()
     };
-    let topic_weight = 4.0 / SUBNET_COUNT as f64;
     for subnet in 0..SUBNET_COUNT {
-        let topic = TopicScoreParams {
-            topic_weight,
-            time_in_mesh_weight: 0.0,
-            first_message_deliveries_weight: 0.0,
-            mesh_message_deliveries_weight: 0.0,
-            mesh_failure_penalty_weight: 0.0,
-            invalid_message_deliveries_weight: GRAYLIST_THRESHOLD
-                / (MAX_INVALID_MESSAGES_ALLOWED * MAX_INVALID_MESSAGES_ALLOWED * topic_weight),
-            // Decays to 1% over 100 epochs.
-            invalid_message_deliveries_decay: 0.01f64.powf(1.0 / 100.0),
-            ..TopicScoreParams::default()
-        };
-        params.topics.insert(subnet_topic(subnet).hash(), topic);
+        params.topics.insert(subnet_topic(subnet).hash(), topic_score_params(epoch, 0.0));
     }
     params
 }
@@ -136,6 +178,21 @@ mod tests {
         super::config().unwrap();
         super::score_params(std::time::Duration::from_secs(384)).validate().unwrap();
         super::score_thresholds().validate().unwrap();
+        let epoch = std::time::Duration::from_secs(384);
+        // Go's values: P1 weight 10/300 per 12 s quantum; P2 decay 0.01^(1/4), weight 80.
+        let t = super::topic_score_params(epoch, 0.0);
+        assert!((t.time_in_mesh_weight - 10.0 / 300.0).abs() < 1e-12);
+        assert!((t.first_message_deliveries_decay - 0.316_227_766).abs() < 1e-6);
+        assert_eq!(t.first_message_deliveries_weight, 80.0);
+        // 20 invalid messages on one topic reach the graylist: 20^2 * w * topic weight.
+        let p4 = 400.0 * t.invalid_message_deliveries_weight * t.topic_weight;
+        assert!((p4 - super::GRAYLIST_THRESHOLD).abs() < 1e-6);
+        let r = super::topic_score_params(epoch, 1.0);
+        assert!(
+            (r.first_message_deliveries_cap - 2.0 * 384.0 / 8.0 / (1.0 - 0.316_227_766)).abs()
+                < 1e-3
+        );
+        r.validate().unwrap();
         assert_eq!(super::subnet_topic(5).to_string(), "ssv.v2.5");
     }
 }

@@ -9,10 +9,12 @@
 //! - [`loopback::LoopbackNetwork`]: an in-process hub for tests of several nodes in one
 //!   process (no sockets, no validation beyond decoding).
 //!
-//! Not yet here: discv5 discovery and the `/ssv/info/0.0.1` handshake (peers come from static
-//! config; a devnet needs no discovery).
+//! Peers come from static config and, when bootnodes are configured, from discv5
+//! ([`discovery`]); every connection runs the `/ssv/info/0.0.1` handshake ([`handshake`]).
 
+pub mod discovery;
 pub mod gossip;
+pub mod handshake;
 pub mod history;
 pub mod identity;
 pub mod loopback;

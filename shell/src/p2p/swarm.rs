@@ -1,10 +1,15 @@
 //! The libp2p node: QUIC and TCP transports, gossipsub with validation, identify, and the
 //! decided-history request-response protocol, driven by one tokio task.
 //!
-//! The task owns the swarm and the [`MessageValidator`]; every gossip message is validated
-//! before gossipsub forwards it, the verdict is reported back (rejections lower the sender's
-//! score) and accepted messages go to the [`Incoming`] queue. The node talks to the task
-//! through a cloneable [`P2pHandle`], which implements [`Network`].
+//! The task owns the swarm. Every gossip message is validated before gossipsub forwards
+//! it: the task queues it (bounded, [`VALIDATION_QUEUE`]; a full queue ignores the message)
+//! for a blocking worker that owns the [`MessageValidator`] and does the RSA verification
+//! off the swarm task; the verdict comes back to the task, is reported to gossipsub
+//! (rejections lower the sender's score) and accepted messages go to the [`Incoming`]
+//! queue. Every new connection runs the `/ssv/info/0.0.1` handshake
+//! ([`super::handshake`]); a peer of another network is disconnected. Discovery
+//! ([`super::discovery`]) runs beside the task when bootnodes are configured. The node talks
+//! to the task through a cloneable [`P2pHandle`], which implements [`Network`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -13,8 +18,9 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageAuthenticity};
 use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
 use ssv_core::types::{CommitteeId, Height, MessageId, OperatorId, RunnerRole};
 use ssv_core::validation::{
@@ -22,6 +28,8 @@ use ssv_core::validation::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::discovery::{Discovery, DiscoveryConfig, Subnets};
+use super::handshake::{self, HandshakeCodec, NodeInfo, NodeMetadata};
 use super::history::{
     DecidedHistory, HistoryCodec, HistoryRequest, HistoryResponse, MAX_RESPONSE_MESSAGES, PROTOCOL,
     serve,
@@ -35,6 +43,10 @@ pub const IDENTIFY_PROTOCOL: &str = "/ssv/1.0.0";
 pub const HISTORY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections with no traffic are closed after this.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
+/// Timeout of a node-info handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Gossip messages waiting for validation; more are ignored (Go's validate queue is 512).
+pub const VALIDATION_QUEUE: usize = 512;
 
 /// How to start a [`P2pNode`].
 #[derive(Debug, Clone)]
@@ -52,6 +64,33 @@ pub struct P2pConfig {
     pub validation: ValidationConfig,
     /// Inbound queue limits.
     pub queue: QueueLimits,
+    /// What the handshake tells peers about this node; `subnets` is replaced by the
+    /// subnets joined at the time.
+    pub metadata: NodeMetadata,
+    /// Discovery, when wanted. It starts only with at least one bootnode.
+    pub discovery: Option<DiscoveryConfig>,
+}
+
+impl P2pConfig {
+    /// A config with no static peers, no discovery and default metadata: for tests and
+    /// devnets, which fill in `listen`, `static_peers` and `subnets`.
+    pub fn new(keypair: Keypair, validation: ValidationConfig) -> Self {
+        Self {
+            keypair,
+            listen: Vec::new(),
+            static_peers: Vec::new(),
+            subnets: Vec::new(),
+            validation,
+            queue: QueueLimits::default(),
+            metadata: NodeMetadata {
+                node_version: format!("ssv-rs/{}", env!("CARGO_PKG_VERSION")),
+                execution_node: String::new(),
+                consensus_node: String::new(),
+                subnets: Subnets::default().to_hex(),
+            },
+            discovery: None,
+        }
+    }
 }
 
 #[derive(NetworkBehaviour)]
@@ -59,6 +98,7 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
     history: request_response::Behaviour<HistoryCodec>,
+    handshake: request_response::Behaviour<HandshakeCodec>,
 }
 
 enum Command {
@@ -75,6 +115,7 @@ enum Command {
         reply: oneshot::Sender<Result<HistoryResponse, NetworkError>>,
     },
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
+    NodeInfo(PeerId, oneshot::Sender<Option<NodeInfo>>),
     TopicPeers(u64, oneshot::Sender<usize>),
     Shutdown,
 }
@@ -94,6 +135,8 @@ pub struct P2pNode {
     pub incoming: Incoming,
     /// Addresses the node listens on (with OS-chosen ports resolved).
     pub listen_addrs: Vec<Multiaddr>,
+    /// The discovery service, when it runs.
+    pub discovery: Option<Discovery>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -140,7 +183,12 @@ impl P2pNode {
                     request_response::Config::default()
                         .with_request_timeout(HISTORY_REQUEST_TIMEOUT),
                 );
-                Ok(Behaviour { gossipsub, identify, history })
+                let handshake = request_response::Behaviour::with_codec(
+                    HandshakeCodec,
+                    [(handshake::PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default().with_request_timeout(HANDSHAKE_TIMEOUT),
+                );
+                Ok(Behaviour { gossipsub, identify, history, handshake })
             })
             .map_err(|e| transport(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
@@ -170,23 +218,101 @@ impl P2pNode {
         let peer_id = *swarm.local_peer_id();
         let (tx, rx) = mpsc::unbounded_channel();
         let (sender, incoming) = channel(config.queue);
+        let network_id = handshake::network_id(config.validation.domain);
+        let (jobs, verdicts) = spawn_validation(MessageValidator::new(config.validation), view);
         let driver = Driver {
             swarm,
-            validator: MessageValidator::new(config.validation),
-            view,
+            keypair: config.keypair.clone(),
+            network_id,
+            metadata: config.metadata,
+            subnets: Subnets::from_list(&config.subnets),
+            node_infos: BTreeMap::new(),
+            jobs,
             history,
             sender,
             pending: BTreeMap::new(),
         };
-        let task = tokio::spawn(driver.run(rx));
-        Ok(Self { handle: P2pHandle { tx, peer_id }, incoming, listen_addrs, task })
+        let task = tokio::spawn(driver.run(rx, verdicts));
+        let handle = P2pHandle { tx, peer_id };
+        let discovery = match config.discovery {
+            Some(d) if !d.bootnodes.is_empty() => {
+                let port = |quic: bool| {
+                    listen_addrs.iter().find_map(|a| {
+                        let mut udp = None;
+                        let mut found = None;
+                        for p in a.iter() {
+                            match p {
+                                Protocol::Tcp(port) if !quic => found = Some(port),
+                                Protocol::Udp(port) => udp = Some(port),
+                                Protocol::QuicV1 if quic => found = udp,
+                                _ => {}
+                            }
+                        }
+                        found
+                    })
+                };
+                let (tcp, quic) = (port(false), port(true));
+                Some(Discovery::spawn(&config.keypair, d, tcp, quic, handle.clone()).await?)
+            }
+            _ => None,
+        };
+        Ok(Self { handle, incoming, listen_addrs, discovery, task })
     }
 
-    /// Stops the task and waits for it.
+    /// Stops discovery and the task and waits for them.
     pub async fn shutdown(self) {
+        if let Some(discovery) = self.discovery {
+            discovery.shutdown().await;
+        }
         let _ = self.handle.tx.send(Command::Shutdown);
         let _ = self.task.await;
     }
+}
+
+/// A gossip message waiting for validation.
+struct Job {
+    message_id: gossipsub::MessageId,
+    source: PeerId,
+    topic: String,
+    data: Vec<u8>,
+}
+
+/// A validation result on its way back to the swarm task.
+struct Checked {
+    message_id: gossipsub::MessageId,
+    source: PeerId,
+    verdict: Verdict,
+}
+
+/// Starts the validation worker: a blocking task that owns the validator (its per-peer
+/// state is sequential) and reads jobs from a queue of [`VALIDATION_QUEUE`]. It ends when
+/// the job sender is dropped.
+fn spawn_validation<V>(
+    mut validator: MessageValidator,
+    view: Arc<RwLock<V>>,
+) -> (mpsc::Sender<Job>, mpsc::UnboundedReceiver<Checked>)
+where
+    V: NetworkView + Send + Sync + 'static,
+{
+    let (jobs, mut job_rx) = mpsc::channel::<Job>(VALIDATION_QUEUE);
+    let (verdict_tx, verdicts) = mpsc::unbounded_channel();
+    tokio::task::spawn_blocking(move || {
+        while let Some(job) = job_rx.blocking_recv() {
+            let now = unix_millis_now();
+            validator.handle_timeout(now);
+            let verdict = match view.read() {
+                Ok(view) => {
+                    validator.validate(now, &job.source.to_bytes(), &job.topic, &job.data, &*view)
+                }
+                Err(_) => break,
+            };
+            let checked = Checked { message_id: job.message_id, source: job.source, verdict };
+            if verdict_tx.send(checked).is_err() {
+                break;
+            }
+        }
+    });
+    (jobs, verdicts)
 }
 
 fn subscribe(swarm: &mut Swarm<Behaviour>, subnet: u64) -> Result<(), NetworkError> {
@@ -198,27 +324,96 @@ fn subscribe(swarm: &mut Swarm<Behaviour>, subnet: u64) -> Result<(), NetworkErr
         .map_err(|e| NetworkError::Subscribe(e.to_string()))
 }
 
-struct Driver<V> {
+struct Driver {
     swarm: Swarm<Behaviour>,
-    validator: MessageValidator,
-    view: Arc<RwLock<V>>,
+    keypair: Keypair,
+    network_id: String,
+    metadata: NodeMetadata,
+    subnets: Subnets,
+    node_infos: BTreeMap<PeerId, NodeInfo>,
+    jobs: mpsc::Sender<Job>,
     history: Arc<dyn DecidedHistory>,
     sender: IncomingSender,
     pending: BTreeMap<OutboundRequestId, oneshot::Sender<Result<HistoryResponse, NetworkError>>>,
 }
 
-impl<V: NetworkView + Send + Sync + 'static> Driver<V> {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+impl Driver {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Command>,
+        mut verdicts: mpsc::UnboundedReceiver<Checked>,
+    ) {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => self.command(cmd),
                 },
+                Some(checked) = verdicts.recv() => self.verdict(checked),
                 event = self.swarm.select_next_some() => self.event(event),
             }
         }
         self.sender.close();
+    }
+
+    /// Reports a verdict to gossipsub and queues an accepted message for the node.
+    fn verdict(&mut self, Checked { message_id, source, verdict }: Checked) {
+        let acceptance = match &verdict {
+            Verdict::Accept(_) => MessageAcceptance::Accept,
+            Verdict::Ignore(_) => MessageAcceptance::Ignore,
+            Verdict::Reject(_) => MessageAcceptance::Reject,
+        };
+        if let Some(reason) = verdict.failure() {
+            tracing::debug!(peer = %source, %reason, "gossip message not accepted");
+        }
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+            &message_id,
+            &source,
+            acceptance,
+        );
+        if let Verdict::Accept(m) = verdict {
+            self.sender.push(&source.to_bytes(), *m);
+        }
+    }
+
+    /// This node's sealed node info with the subnets joined now.
+    fn sealed_self(&self) -> Option<Vec<u8>> {
+        let mut metadata = self.metadata.clone();
+        metadata.subnets = self.subnets.to_hex();
+        let info = NodeInfo { network_id: self.network_id.clone(), metadata: Some(metadata) };
+        match info.seal(&self.keypair) {
+            Ok(sealed) => Some(sealed),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot seal node info");
+                None
+            }
+        }
+    }
+
+    /// Keeps a peer's verified node info, or disconnects it.
+    fn handshake_result(&mut self, peer: PeerId, bytes: &[u8]) {
+        match handshake::verify(bytes, &peer, &self.network_id) {
+            Ok(info) => {
+                tracing::debug!(%peer, network = %info.network_id, "handshake verified");
+                self.node_infos.insert(peer, info);
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "handshake refused; disconnecting");
+                self.node_infos.remove(&peer);
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    fn connected(&mut self, peer: PeerId, dialer: bool, _connection: ConnectionId) {
+        // The dialer asks (Go conn_handler: outbound connections handshake, inbound ones
+        // wait for the peer's request).
+        if dialer
+            && !self.node_infos.contains_key(&peer)
+            && let Some(sealed) = self.sealed_self()
+        {
+            self.swarm.behaviour_mut().handshake.send_request(&peer, sealed);
+        }
     }
 
     fn command(&mut self, cmd: Command) {
@@ -238,11 +433,10 @@ impl<V: NetworkView + Send + Sync + 'static> Driver<V> {
                     let _ = reply.send(result);
                 }
             }
-            Command::Subscribe(subnet) => {
-                if let Err(e) = subscribe(&mut self.swarm, subnet) {
-                    tracing::warn!(subnet, error = %e, "subscribe failed");
-                }
-            }
+            Command::Subscribe(subnet) => match subscribe(&mut self.swarm, subnet) {
+                Ok(()) => self.subnets.set(subnet),
+                Err(e) => tracing::warn!(subnet, error = %e, "subscribe failed"),
+            },
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr) {
                     tracing::debug!(error = %e, "dial failed");
@@ -254,6 +448,9 @@ impl<V: NetworkView + Send + Sync + 'static> Driver<V> {
             }
             Command::ConnectedPeers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::NodeInfo(peer, reply) => {
+                let _ = reply.send(self.node_infos.get(&peer).cloned());
             }
             Command::TopicPeers(subnet, reply) => {
                 let hash = gossip::subnet_topic(subnet).hash();
@@ -277,35 +474,51 @@ impl<V: NetworkView + Send + Sync + 'static> Driver<V> {
                 message_id,
                 message,
             })) => {
-                let now = unix_millis_now();
-                let peer = propagation_source.to_bytes();
-                self.validator.handle_timeout(now);
-                let verdict = match self.view.read() {
-                    Ok(view) => self.validator.validate(
-                        now,
-                        &peer,
-                        message.topic.as_str(),
-                        &message.data,
-                        &*view,
-                    ),
-                    Err(_) => return,
+                let job = Job {
+                    message_id,
+                    source: propagation_source,
+                    topic: message.topic.into_string(),
+                    data: message.data,
                 };
-                let acceptance = match &verdict {
-                    Verdict::Accept(_) => MessageAcceptance::Accept,
-                    Verdict::Ignore(_) => MessageAcceptance::Ignore,
-                    Verdict::Reject(_) => MessageAcceptance::Reject,
-                };
-                if let Some(reason) = verdict.failure() {
-                    tracing::debug!(peer = %propagation_source, %reason, "gossip message not accepted");
+                if let Err(e) = self.jobs.try_send(job) {
+                    // A full queue (a burst) or a stopped worker: ignore, no penalty.
+                    let job = match e {
+                        mpsc::error::TrySendError::Full(j)
+                        | mpsc::error::TrySendError::Closed(j) => j,
+                    };
+                    tracing::debug!(peer = %job.source, "validation queue full; message ignored");
+                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &job.message_id,
+                        &job.source,
+                        MessageAcceptance::Ignore,
+                    );
                 }
-                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                    &message_id,
-                    &propagation_source,
-                    acceptance,
-                );
-                if let Verdict::Accept(m) = verdict {
-                    self.sender.push(&peer, *m);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, .. } => {
+                self.connected(peer_id, endpoint.is_dialer(), connection_id);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.node_infos.remove(&peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Handshake(
+                request_response::Event::Message { peer, message, .. },
+            )) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    // Go answers with its own record before checking the peer's.
+                    if let Some(sealed) = self.sealed_self() {
+                        let _ = self.swarm.behaviour_mut().handshake.send_response(channel, sealed);
+                    }
+                    self.handshake_result(peer, &request);
                 }
+                request_response::Message::Response { response, .. } => {
+                    self.handshake_result(peer, &response);
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Handshake(
+                request_response::Event::OutboundFailure { peer, error, .. },
+            )) => {
+                tracing::debug!(%peer, %error, "handshake failed; disconnecting");
+                let _ = self.swarm.disconnect_peer_id(peer);
             }
             SwarmEvent::Behaviour(BehaviourEvent::History(request_response::Event::Message {
                 message,
@@ -376,6 +589,16 @@ impl P2pHandle {
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetworkError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::ConnectedPeers(reply))?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// The verified handshake record of `peer`, once the handshake is done.
+    ///
+    /// # Errors
+    /// [`NetworkError::Stopped`].
+    pub async fn node_info(&self, peer: PeerId) -> Result<Option<NodeInfo>, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::NodeInfo(peer, reply))?;
         rx.await.map_err(|_| NetworkError::Stopped)
     }
 

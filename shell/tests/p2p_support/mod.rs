@@ -104,15 +104,35 @@ pub async fn spawn(
     peers: Vec<libp2p::Multiaddr>,
     history: Arc<dyn DecidedHistory>,
 ) -> P2pNode {
-    let config = P2pConfig {
-        keypair: libp2p::identity::Keypair::generate_secp256k1(),
-        listen: vec![listen.parse().unwrap()],
-        static_peers: peers,
-        subnets: vec![subnet()],
-        validation: validation_config(),
-        queue: QueueLimits::default(),
-    };
+    let mut config = config();
+    config.listen = vec![listen.parse().unwrap()];
+    config.static_peers = peers;
     P2pNode::spawn(config, view(), history).await.unwrap()
+}
+
+/// A fresh identity on [`DOMAIN`] joined to the committee subnet.
+pub fn config() -> P2pConfig {
+    let mut config =
+        P2pConfig::new(libp2p::identity::Keypair::generate_secp256k1(), validation_config());
+    config.subnets = vec![subnet()];
+    config.queue = QueueLimits::default();
+    config
+}
+
+/// Waits up to `secs` for `check` to hold.
+pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Waits until every node sees at least `n` peers on the committee subnet.

@@ -1,0 +1,202 @@
+//! The invariants checked as a run goes (and again on replay): agreement, validity, every
+//! decided message verifies, and liveness after the heal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use ssv_core::qbft::{UnixMillis, hash_data_root};
+use ssv_core::types::SignedSsvMessage;
+use ssv_core::types::ssz::{Decode, Encode};
+
+use super::crypto::Crypto;
+use super::duties::{Chain, Slot};
+use super::node::InstanceKey;
+
+/// Which invariant failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ViolationKind {
+    /// Two honest operators decided different values for one instance.
+    Agreement,
+    /// An honest operator decided a value that fails the duty's value check or that no
+    /// operator started with.
+    Validity,
+    /// A decided message lacks a quorum of distinct committee signers, carries a bad
+    /// signature, or does not match its value.
+    DecidedInvalid,
+    /// With at most f faulty members, a duty that started after the heal missed its deadline.
+    Liveness,
+}
+
+impl ViolationKind {
+    /// Safety violations are caused by the inputs before them; shrinking may drop any input.
+    pub fn is_safety(self) -> bool {
+        self != Self::Liveness
+    }
+}
+
+/// A failed invariant, with where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// Which invariant.
+    pub kind: ViolationKind,
+    /// The trace record index at which it was detected.
+    pub step: u64,
+    /// True time, ms since genesis.
+    pub at_ms: UnixMillis,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// What one instance reached.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceOutcome {
+    /// The first value an honest operator decided.
+    pub value: Option<Vec<u8>>,
+    /// The honest nodes (positions) that decided.
+    pub honest_decided: BTreeSet<usize>,
+    /// Highest decided round seen.
+    pub max_round: u64,
+}
+
+/// Checks invariants over the outputs of the nodes of one world.
+pub struct Checker {
+    chain: Arc<Chain>,
+    crypto: Arc<Crypto>,
+    quorum: usize,
+    started: BTreeMap<InstanceKey, BTreeSet<Vec<u8>>>,
+    /// Outcomes per instance.
+    pub outcomes: BTreeMap<InstanceKey, InstanceOutcome>,
+    /// The first violation.
+    pub violation: Option<Violation>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker").field("violation", &self.violation).finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// A checker for a committee of `operators` (quorum `2f + 1` of the real `f`, whatever
+    /// the nodes were told).
+    pub fn new(chain: Arc<Chain>, crypto: Arc<Crypto>, operators: u64) -> Self {
+        let f = (operators.saturating_sub(1)) / 3;
+        Self {
+            chain,
+            crypto,
+            quorum: (2 * f + 1) as usize,
+            started: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            violation: None,
+        }
+    }
+
+    fn fail(&mut self, kind: ViolationKind, step: u64, at_ms: UnixMillis, detail: String) {
+        if self.violation.is_none() {
+            self.violation = Some(Violation { kind, step, at_ms, detail });
+        }
+    }
+
+    /// Some node started `key` with `value`.
+    pub fn on_start(&mut self, key: InstanceKey, value: &[u8]) {
+        self.started.entry(key).or_default().insert(value.to_vec());
+    }
+
+    /// Node `node` (honest or not) decided.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_decided(
+        &mut self,
+        step: u64,
+        at_ms: UnixMillis,
+        node: usize,
+        honest: bool,
+        key: InstanceKey,
+        round: u64,
+        value: &[u8],
+        commit: &[u8],
+    ) {
+        if !honest {
+            return;
+        }
+        let outcome = self.outcomes.entry(key).or_default();
+        outcome.max_round = outcome.max_round.max(round);
+        outcome.honest_decided.insert(node);
+        let slot = key.1;
+        match &outcome.value {
+            Some(first) if first.as_slice() != value => {
+                let detail =
+                    format!("slot {slot}: node {node} decided a value other than the first");
+                self.fail(ViolationKind::Agreement, step, at_ms, detail);
+                return;
+            }
+            Some(_) => {}
+            None => outcome.value = Some(value.to_vec()),
+        }
+        let Some(role) = self.chain.role_of(&key.0, slot) else {
+            self.fail(ViolationKind::Validity, step, at_ms, format!("slot {slot}: unknown duty"));
+            return;
+        };
+        if let Err(e) = self.chain.check_value(role, slot, value) {
+            let detail = format!("slot {slot} {role:?}: decided an invalid value: {e}");
+            self.fail(ViolationKind::Validity, step, at_ms, detail);
+            return;
+        }
+        if !self.started.get(&key).is_some_and(|s| s.contains(value)) {
+            let detail = format!("slot {slot} {role:?}: decided a value no operator started with");
+            self.fail(ViolationKind::Validity, step, at_ms, detail);
+            return;
+        }
+        if let Err(e) = self.verify_decided(key, value, commit) {
+            let detail = format!("slot {slot} {role:?}: node {node}: {e}");
+            self.fail(ViolationKind::DecidedInvalid, step, at_ms, detail);
+        }
+    }
+
+    fn verify_decided(&self, key: InstanceKey, value: &[u8], commit: &[u8]) -> Result<(), String> {
+        let msg = SignedSsvMessage::from_ssz_bytes(commit)
+            .map_err(|e| format!("undecodable commit: {e:?}"))?;
+        let qbft = msg.decode_qbft().map_err(|e| format!("commit payload: {e}"))?;
+        let signers: BTreeSet<_> = msg.operator_ids.iter().copied().collect();
+        if signers.len() != msg.operator_ids.len() || signers.len() < self.quorum {
+            return Err(format!(
+                "decided with {} signers, quorum is {}",
+                signers.len(),
+                self.quorum
+            ));
+        }
+        let encoded = msg.ssv_message.as_ssz_bytes();
+        for (id, sig) in msg.operator_ids.iter().zip(msg.signatures.iter()) {
+            if !self.crypto.verify(*id, &encoded, sig) {
+                return Err(format!("signature of operator {id} does not verify"));
+            }
+        }
+        if qbft.root != hash_data_root(value) || msg.full_data.as_ref() as &[u8] != value {
+            return Err("root or full data differ from the value".into());
+        }
+        if msg.ssv_message.msg_id.0 != key.0 || qbft.height != key.1 {
+            return Err("decided message of another instance".into());
+        }
+        Ok(())
+    }
+
+    /// The deadline of `slot`'s duties passed: every node in `expected` must have decided
+    /// each of them.
+    pub fn check_liveness(&mut self, step: u64, at_ms: UnixMillis, slot: Slot, expected: &[usize]) {
+        for role in self.chain.duties(slot) {
+            let key = (self.chain.identifier(role), slot);
+            let decided = self.outcomes.get(&key).map(|o| &o.honest_decided);
+            let missing: Vec<usize> = expected
+                .iter()
+                .copied()
+                .filter(|n| !decided.is_some_and(|d| d.contains(n)))
+                .collect();
+            if !missing.is_empty() {
+                let detail = format!(
+                    "slot {slot} {role:?}: nodes {missing:?} did not decide by the deadline"
+                );
+                self.fail(ViolationKind::Liveness, step, at_ms, detail);
+            }
+        }
+    }
+}

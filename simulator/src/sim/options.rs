@@ -1,0 +1,250 @@
+//! What a run simulates: the cluster, its duties and the faults, all fixed by the seed and
+//! these options. Options are part of a trace's header, so a trace replays on its own.
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::Rng;
+
+/// Operator signatures in the simulated world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CryptoMode {
+    /// `sha256(public_key ‖ message)` stand-ins: the same code paths, about 100x cheaper.
+    #[default]
+    Fake,
+    /// RSA-2048 PKCS#1 v1.5 with the simulator's fixed test keys.
+    Real,
+}
+
+/// How a byzantine operator misbehaves. Each one runs the honest core; the world alters
+/// what it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Behaviour {
+    /// Sends nothing, ever.
+    Silent,
+    /// Two replicas started with different values, each talking to half of the committee:
+    /// an equivocating leader proposes two values.
+    Equivocate,
+    /// Half of its messages carry a corrupted signature.
+    BadSignature,
+    /// Sends random bytes and validly signed messages with random QBFT payloads.
+    Garbage,
+    /// Re-sends old messages it saw, from earlier rounds and slots.
+    Replay,
+    /// Sends validly signed round changes for many future rounds.
+    RoundChangeSpam,
+}
+
+impl Behaviour {
+    /// Every behaviour, for swarm draws and the CLI.
+    pub const ALL: [Self; 6] = [
+        Self::Silent,
+        Self::Equivocate,
+        Self::BadSignature,
+        Self::Garbage,
+        Self::Replay,
+        Self::RoundChangeSpam,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Silent => "silent",
+            Self::Equivocate => "equivocate",
+            Self::BadSignature => "bad-signature",
+            Self::Garbage => "garbage",
+            Self::Replay => "replay",
+            Self::RoundChangeSpam => "round-change-spam",
+        }
+    }
+
+    /// Parses a CLI name.
+    ///
+    /// # Errors
+    /// The unknown name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|b| b.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown behaviour {name:?}; one of {}", names.join(", "))
+        })
+    }
+}
+
+/// Network faults while the run is chaotic (before [`SimOptions::heal_slot`]). After it,
+/// every link delivers everything within `latency_ms_min..=latency_ms_max`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetFaults {
+    /// Smallest one-way latency of a link, ms.
+    pub latency_ms_min: u64,
+    /// Largest ordinary one-way latency, ms (each link draws its own range inside).
+    pub latency_ms_max: u64,
+    /// Chance (per mille) that a message is delayed by a spike (reordering).
+    pub spike_permille: u32,
+    /// Largest spike, ms.
+    pub spike_ms_max: u64,
+    /// Chance (per mille) that a message is lost.
+    pub loss_permille: u32,
+    /// Chance (per mille) that a message is delivered twice.
+    pub duplicate_permille: u32,
+    /// Number of partitions, each splitting the operators in two for a while, then healing.
+    pub partitions: u32,
+}
+
+impl Default for NetFaults {
+    fn default() -> Self {
+        Self {
+            latency_ms_min: 5,
+            latency_ms_max: 80,
+            spike_permille: 0,
+            spike_ms_max: 0,
+            loss_permille: 0,
+            duplicate_permille: 0,
+            partitions: 0,
+        }
+    }
+}
+
+/// Faults of the operators' beacon nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BeaconFaults {
+    /// Largest extra delay before a duty's data arrives, ms (every node draws per duty).
+    pub slow_ms_max: u64,
+    /// Operators whose beacon node fails a duty with probability 1/3 (counted as faulty).
+    pub erroring: u64,
+    /// Operators whose beacon node lags a slot behind (their values differ, still valid).
+    pub lagging: u64,
+}
+
+/// Everything a run is made of besides its seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimOptions {
+    /// Operators in the cluster: 4, 7, 10 or 13.
+    pub operators: u64,
+    /// Validators the cluster runs.
+    pub validators: u64,
+    /// Slots simulated.
+    pub slots: u64,
+    /// Slot duration, ms.
+    pub slot_ms: u64,
+    /// Signature scheme.
+    pub crypto: CryptoMode,
+    /// Network faults before the heal.
+    pub net: NetFaults,
+    /// Faults end at the start of this slot: partitions heal, crashed operators are back,
+    /// links stop losing messages. Liveness is required of duties that start after it.
+    pub heal_slot: u64,
+    /// Byzantine operators' behaviours (operators drawn from the seed).
+    pub byzantine: Vec<Behaviour>,
+    /// Crash-and-restart events (of operators drawn from the seed) before the heal.
+    pub crashes: u32,
+    /// Largest clock skew of an operator, ms (each draws its own, either sign).
+    pub clock_skew_ms_max: u64,
+    /// Beacon-node faults.
+    pub beacon: BeaconFaults,
+    /// Test-only broken rule: every operator's quorum is lowered to about f + 1 (the
+    /// committee is told it tolerates fewer faults), which the invariants must catch.
+    pub broken_quorum: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            operators: 4,
+            validators: 100,
+            slots: 32,
+            slot_ms: 12_000,
+            crypto: CryptoMode::Fake,
+            net: NetFaults::default(),
+            heal_slot: 0,
+            byzantine: Vec::new(),
+            crashes: 0,
+            clock_skew_ms_max: 0,
+            beacon: BeaconFaults::default(),
+            broken_quorum: false,
+        }
+    }
+}
+
+/// Operator counts the simulator supports (committee sizes of SSV).
+pub const COMMITTEE_SIZES: [u64; 4] = [4, 7, 10, 13];
+
+impl SimOptions {
+    /// `f`: the faults the committee tolerates.
+    pub fn f(&self) -> u64 {
+        (self.operators.saturating_sub(1)) / 3
+    }
+
+    /// Members that count as faulty for liveness: byzantine operators and those with an
+    /// erroring beacon node (crashes all end before the heal).
+    pub fn faulty(&self) -> u64 {
+        self.byzantine.len() as u64 + self.beacon.erroring
+    }
+
+    /// Whether liveness is required: at most f faulty members.
+    pub fn expects_liveness(&self) -> bool {
+        self.faulty() <= self.f()
+    }
+
+    /// Checks the options describe a runnable world.
+    ///
+    /// # Errors
+    /// What is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !COMMITTEE_SIZES.contains(&self.operators) {
+            return Err(format!("operators must be one of {COMMITTEE_SIZES:?}"));
+        }
+        if self.validators == 0 || self.slots == 0 || self.slot_ms < 1_000 {
+            return Err("need at least one validator, one slot and 1 s slots".into());
+        }
+        if self.faulty() > self.operators {
+            return Err("more faulty operators than operators".into());
+        }
+        if self.net.latency_ms_min > self.net.latency_ms_max {
+            return Err("latency min above max".into());
+        }
+        Ok(())
+    }
+
+    /// A random fault mix for `seed`, VOPR-style: each seed picks its own cluster size,
+    /// network conditions, byzantine behaviours (at most f, so liveness is required),
+    /// crashes, clock skews and beacon faults. `crypto` is kept from the caller.
+    pub fn swarm(seed: u64, crypto: CryptoMode) -> Self {
+        let mut r = Rng::fork(seed, "swarm");
+        let operators = *r.pick(&COMMITTEE_SIZES).unwrap_or(&4);
+        let f = (operators - 1) / 3;
+        let slots = r.range(12, 32);
+        let heal_slot = r.range(0, slots / 2);
+        let latency_ms_min = r.range(0, 50);
+        let net = NetFaults {
+            latency_ms_min,
+            latency_ms_max: latency_ms_min + r.range(0, 400),
+            spike_permille: if r.chance(500) { r.range(0, 200) as u32 } else { 0 },
+            spike_ms_max: r.range(0, 6_000),
+            loss_permille: if r.chance(500) { r.range(0, 300) as u32 } else { 0 },
+            duplicate_permille: if r.chance(500) { r.range(0, 300) as u32 } else { 0 },
+            partitions: if heal_slot > 0 { r.below(4) as u32 } else { 0 },
+        };
+        let faulty = r.range(0, f);
+        let erroring = if faulty > 0 && r.chance(200) { 1 } else { 0 };
+        let byzantine = (0..faulty - erroring)
+            .map(|_| *r.pick(&Behaviour::ALL).unwrap_or(&Behaviour::Silent))
+            .collect();
+        Self {
+            operators,
+            validators: *r.pick(&[1, 10, 100]).unwrap_or(&10),
+            slots,
+            slot_ms: 12_000,
+            crypto,
+            net,
+            heal_slot,
+            byzantine,
+            crashes: if heal_slot > 1 { r.below(3) as u32 } else { 0 },
+            clock_skew_ms_max: r.range(0, 500),
+            beacon: BeaconFaults {
+                slow_ms_max: r.range(0, 1_500),
+                erroring,
+                lagging: r.range(0, 1).min(operators - faulty),
+            },
+            broken_quorum: false,
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Traces: every input to every simulated node, in a versioned binary file, and the
+//! [`Driver`] that feeds inputs to nodes, checks invariants and records, shared by live
+//! runs, replay and shrinking.
+//!
+//! # File format (version 1)
+//! All integers little-endian; every frame is postcard (serde) encoded.
+//!
+//! ```text
+//! magic     8 bytes  "SSVSIMTR"
+//! version   u16      1
+//! header    u32 length, then postcard(TraceHeader): seed, SimOptions, node layout
+//! records   repeated until the end of the file: u32 length, then postcard(Record)
+//! ```
+//!
+//! A [`Record::Input`] is one call `node.handle(at_ms + skew, input)` together with a
+//! 64-bit FNV-1a digest of the outputs it produced; a [`Record::Deadline`] is a liveness
+//! check of one slot. Replay rebuilds the nodes from the header alone, feeds the inputs in
+//! order and requires every digest to match. The trace hash is SHA-256 of the file bytes.
+//! The node's production recorder will write the same frames for the shell's inputs.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ssv_core::qbft::UnixMillis;
+
+use super::crypto::Crypto;
+use super::duties::{Chain, Slot};
+use super::invariants::{Checker, Violation};
+use super::node::{NodeInput, NodeOutput, NodeSetup, SimNode};
+use super::options::SimOptions;
+
+/// The file's first eight bytes.
+pub const MAGIC: [u8; 8] = *b"SSVSIMTR";
+/// The format version this code writes and reads.
+pub const VERSION: u16 = 1;
+/// Genesis of the simulated chain, Unix ms (any fixed instant works).
+pub const GENESIS_MS: UnixMillis = 1_700_000_000_000;
+
+/// One simulated node process: an operator, or one replica of an equivocating operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its operator id.
+    pub operator: u64,
+    /// Replica number (0, or 1 for an equivocator's second self).
+    pub replica: u8,
+    /// Whether its decisions are held to the safety invariants.
+    pub honest: bool,
+    /// Whether it must complete duties after the heal (honest, beacon node not erroring).
+    pub expected_live: bool,
+    /// Its clock's offset from true time, ms.
+    pub skew_ms: i64,
+}
+
+/// Everything needed to rebuild the world's nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceHeader {
+    /// The run's seed.
+    pub seed: u64,
+    /// The run's options.
+    pub options: SimOptions,
+    /// The nodes, indexed by position.
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Record {
+    /// Node `node` handled `input` at true time `at_ms`; its outputs hash to `digest`.
+    Input {
+        /// True time, Unix ms.
+        at_ms: UnixMillis,
+        /// Node position.
+        node: u16,
+        /// The input.
+        input: NodeInput,
+        /// FNV-1a 64 of the outputs.
+        digest: u64,
+    },
+    /// The deadline of `slot`'s duties passed: check liveness.
+    Deadline {
+        /// True time, Unix ms.
+        at_ms: UnixMillis,
+        /// The slot.
+        slot: Slot,
+    },
+}
+
+/// A borrowed [`Record`]: encodes to the same bytes without cloning the input.
+#[derive(Serialize)]
+enum RecordRef<'a> {
+    Input { at_ms: UnixMillis, node: u16, input: &'a NodeInput, digest: u64 },
+    Deadline { at_ms: UnixMillis, slot: Slot },
+}
+
+/// A whole trace in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The header.
+    pub header: TraceHeader,
+    /// The records in order.
+    pub records: Vec<Record>,
+}
+
+fn frame(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+impl Trace {
+    /// The file bytes.
+    ///
+    /// # Errors
+    /// A serialization failure.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut rec = Recorder::new(&self.header, true)?;
+        for r in &self.records {
+            match r {
+                Record::Input { at_ms, node, input, digest } => {
+                    rec.input(*at_ms, *node, input, *digest)?;
+                }
+                Record::Deadline { at_ms, slot } => rec.deadline(*at_ms, *slot)?,
+            }
+        }
+        Ok(rec.bytes)
+    }
+
+    /// Parses file bytes.
+    ///
+    /// # Errors
+    /// Wrong magic or version, a truncated frame, or a frame that does not decode.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let rest = bytes.strip_prefix(&MAGIC).ok_or("not an ssv-sim trace (bad magic)")?;
+        let (version, mut rest) = rest.split_at_checked(2).ok_or("truncated version")?;
+        let version = u16::from_le_bytes([version[0], version[1]]);
+        if version != VERSION {
+            return Err(format!("trace version {version}, this build reads {VERSION}"));
+        }
+        let next = |rest: &mut &[u8]| -> Result<Option<Vec<u8>>, String> {
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            let (len, tail) = rest.split_at_checked(4).ok_or("truncated frame length")?;
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let (body, tail) = tail.split_at_checked(len).ok_or("truncated frame")?;
+            *rest = tail;
+            Ok(Some(body.to_vec()))
+        };
+        let header_bytes = next(&mut rest)?.ok_or("missing header")?;
+        let header: TraceHeader =
+            postcard::from_bytes(&header_bytes).map_err(|e| format!("header: {e}"))?;
+        let mut records = Vec::new();
+        while let Some(body) = next(&mut rest)? {
+            records.push(
+                postcard::from_bytes(&body)
+                    .map_err(|e| format!("record {}: {e}", records.len()))?,
+            );
+        }
+        Ok(Self { header, records })
+    }
+}
+
+/// Writes (optionally) and hashes trace frames as they happen.
+pub struct Recorder {
+    keep: bool,
+    bytes: Vec<u8>,
+    scratch: Vec<u8>,
+    hasher: Sha256,
+    records: u64,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("records", &self.records).finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Starts a trace with `header`; `keep` keeps the bytes (else only the hash).
+    ///
+    /// # Errors
+    /// A serialization failure.
+    pub fn new(header: &TraceHeader, keep: bool) -> Result<Self, String> {
+        let mut r = Self {
+            keep,
+            bytes: Vec::new(),
+            scratch: Vec::new(),
+            hasher: Sha256::new(),
+            records: 0,
+        };
+        let mut start = MAGIC.to_vec();
+        start.extend_from_slice(&VERSION.to_le_bytes());
+        let body = postcard::to_allocvec(header).map_err(|e| e.to_string())?;
+        frame(&mut start, &body);
+        r.push(&start);
+        Ok(r)
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        if self.keep {
+            self.bytes.extend_from_slice(chunk);
+        }
+    }
+
+    fn record(&mut self, r: &RecordRef<'_>) -> Result<(), String> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(&[0; 4]);
+        let mut scratch = postcard::to_extend(r, scratch).map_err(|e| e.to_string())?;
+        let len = (scratch.len() - 4) as u32;
+        scratch[..4].copy_from_slice(&len.to_le_bytes());
+        self.push(&scratch);
+        self.scratch = scratch;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Records a node input.
+    ///
+    /// # Errors
+    /// A serialization failure.
+    pub fn input(
+        &mut self,
+        at_ms: UnixMillis,
+        node: u16,
+        input: &NodeInput,
+        digest: u64,
+    ) -> Result<(), String> {
+        self.record(&RecordRef::Input { at_ms, node, input, digest })
+    }
+
+    /// Records a liveness deadline.
+    ///
+    /// # Errors
+    /// A serialization failure.
+    pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
+        self.record(&RecordRef::Deadline { at_ms, slot })
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The SHA-256 of the file so far.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+
+    /// The file bytes (empty unless kept).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// FNV-1a 64 of a node's outputs: what replay compares.
+pub fn digest(outputs: &[NodeOutput]) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    };
+    for o in outputs {
+        match o {
+            NodeOutput::Broadcast(bytes) => {
+                eat(b"B");
+                eat(bytes);
+            }
+            NodeOutput::Decided { key, round, value, commit } => {
+                eat(b"D");
+                eat(&key.0);
+                eat(&key.1.to_le_bytes());
+                eat(&round.to_le_bytes());
+                eat(value);
+                eat(commit);
+            }
+        }
+    }
+    h
+}
+
+/// Feeds inputs to the nodes of a world, checks the invariants on what they output and
+/// records every step. Live runs, replay and shrinking all go through it.
+pub struct Driver {
+    /// The world's layout.
+    pub header: TraceHeader,
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// The keys.
+    pub crypto: Arc<Crypto>,
+    /// The nodes, by position.
+    pub nodes: Vec<SimNode>,
+    /// The invariants.
+    pub checker: Checker,
+    /// The trace being written.
+    pub recorder: Recorder,
+    /// The outputs of the last input.
+    pub out: Vec<NodeOutput>,
+    expected_live: Vec<usize>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("header", &self.header).finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// Builds the nodes `header` describes.
+    ///
+    /// # Errors
+    /// Invalid options or unusable keys.
+    pub fn new(header: TraceHeader, keep_trace: bool) -> Result<Self, String> {
+        let o = &header.options;
+        o.validate()?;
+        let chain = Arc::new(Chain::new(header.seed, o.validators, o.operators));
+        let crypto = Arc::new(Crypto::new(o.crypto, o.operators)?);
+        // The broken rule: quorum 2f' + 1 with f' = f / 2, about f + 1.
+        let faulty_nodes = if o.broken_quorum { o.f() / 2 } else { o.f() };
+        let nodes = header
+            .nodes
+            .iter()
+            .map(|n| {
+                let setup = NodeSetup {
+                    operator: n.operator,
+                    operators: o.operators,
+                    faulty_nodes,
+                    genesis_ms: GENESIS_MS,
+                    slot_ms: o.slot_ms,
+                };
+                SimNode::new(setup, Arc::clone(&chain), Arc::clone(&crypto))
+            })
+            .collect();
+        let checker = Checker::new(Arc::clone(&chain), Arc::clone(&crypto), o.operators);
+        let recorder = Recorder::new(&header, keep_trace)?;
+        let expected_live = header
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.expected_live)
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Self { header, chain, crypto, nodes, checker, recorder, out: Vec::new(), expected_live })
+    }
+
+    /// The index of the next record.
+    pub fn step(&self) -> u64 {
+        self.recorder.records()
+    }
+
+    /// Node `node` handles `input` at true time `at_ms`; the outputs are left in `self.out`
+    /// and their digest returned.
+    ///
+    /// # Errors
+    /// An unknown node or a serialization failure.
+    pub fn input(
+        &mut self,
+        at_ms: UnixMillis,
+        node: usize,
+        input: &NodeInput,
+    ) -> Result<u64, String> {
+        let step = self.step();
+        let info = self.header.nodes.get(node).ok_or("unknown node")?;
+        let honest = info.honest;
+        let local = at_ms.saturating_add_signed(info.skew_ms);
+        let sim = self.nodes.get_mut(node).ok_or("unknown node")?;
+        self.out.clear();
+        if let NodeInput::Start { role, slot, value } = input
+            && sim.is_up()
+        {
+            self.checker.on_start((self.chain.identifier(*role), *slot), value);
+        }
+        sim.handle(local, input.clone(), &mut self.out);
+        for o in &self.out {
+            if let NodeOutput::Decided { key, round, value, commit } = o {
+                self.checker.on_decided(step, at_ms, node, honest, *key, *round, value, commit);
+            }
+        }
+        let d = digest(&self.out);
+        self.recorder.input(at_ms, node as u16, input, d)?;
+        Ok(d)
+    }
+
+    /// The deadline of `slot` passed.
+    ///
+    /// # Errors
+    /// A serialization failure.
+    pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
+        let step = self.step();
+        self.checker.check_liveness(step, at_ms, slot, &self.expected_live);
+        self.recorder.deadline(at_ms, slot)
+    }
+
+    /// The first violation so far.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.checker.violation.as_ref()
+    }
+}
