@@ -258,14 +258,10 @@ pub async fn start(
                 .map_err(|e| NetworkError::Transport(format!("static peer {p:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let p2p = P2pConfig {
-        keypair,
-        listen: listen_addrs(config),
-        static_peers: static_peers.clone(),
-        subnets,
-        validation,
-        queue: QueueLimits::default(),
-    };
+    let mut p2p = P2pConfig::new(keypair, validation);
+    p2p.listen = listen_addrs(config);
+    p2p.static_peers = static_peers.clone();
+    p2p.subnets = subnets;
     let node = P2pNode::spawn(p2p, view, Arc::new(StoreHistory(store))).await?;
     Ok(NodeNetwork::new(node, static_peers))
 }
