@@ -146,7 +146,7 @@ impl NodeNetwork {
 #[derive(Debug, Clone)]
 pub struct StoreHistory(pub Arc<NodeStore>);
 
-fn history_err(e: StoreError) -> HistoryError {
+fn history_err(e: &StoreError) -> HistoryError {
     HistoryError(e.to_string())
 }
 
@@ -157,7 +157,7 @@ impl DecidedHistory for StoreHistory {
         height: Height,
         message: &[u8],
     ) -> Result<(), HistoryError> {
-        self.0.save_decided(&msg_id.0, height, message).map_err(history_err)
+        self.0.save_decided(&msg_id.0, height, message).map_err(|e| history_err(&e))
     }
 
     fn decided_range(
@@ -167,13 +167,13 @@ impl DecidedHistory for StoreHistory {
         to: Height,
         limit: usize,
     ) -> Result<Vec<(Height, Vec<u8>)>, HistoryError> {
-        let mut out = self.0.decided_range(&msg_id.0, from, to).map_err(history_err)?;
+        let mut out = self.0.decided_range(&msg_id.0, from, to).map_err(|e| history_err(&e))?;
         out.truncate(limit);
         Ok(out)
     }
 
     fn highest_decided(&self, msg_id: &MessageId) -> Result<Option<Height>, HistoryError> {
-        self.0.highest_decided(&msg_id.0).map_err(history_err)
+        self.0.highest_decided(&msg_id.0).map_err(|e| history_err(&e))
     }
 }
 

@@ -4,7 +4,6 @@
 //! signer, and drop forged ones. Decided history is served from the node store, and the
 //! validation view is built from the node store's operators and shares.
 
-#[allow(dead_code)]
 mod p2p_support;
 
 use std::sync::{Arc, RwLock};

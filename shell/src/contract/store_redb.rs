@@ -64,7 +64,7 @@ fn dberr<E: Into<redb::Error>>(e: E) -> ContractDbError {
     ContractDbError::Db(Box::new(e.into()))
 }
 
-fn corrupt(table: &'static str, reason: impl ToString) -> ContractDbError {
+fn corrupt(table: &'static str, reason: &dyn std::fmt::Display) -> ContractDbError {
     ContractDbError::Record { table, reason: reason.to_string() }
 }
 
@@ -89,15 +89,15 @@ fn hex0x(bytes: &[u8]) -> String {
 }
 
 fn unhex(table: &'static str, text: &str) -> Result<Vec<u8>, ContractDbError> {
-    hex::decode(text.trim_start_matches("0x")).map_err(|e| corrupt(table, e))
+    hex::decode(text.trim_start_matches("0x")).map_err(|e| corrupt(table, &e))
 }
 
 fn key48(table: &'static str, text: &str) -> Result<ValidatorKey, ContractDbError> {
-    unhex(table, text)?.try_into().map_err(|_| corrupt(table, "expected a 48-byte key"))
+    unhex(table, text)?.try_into().map_err(|_| corrupt(table, &"expected a 48-byte key"))
 }
 
 fn address(table: &'static str, text: &str) -> Result<Address, ContractDbError> {
-    text.parse().map_err(|e| corrupt(table, e))
+    text.parse().map_err(|e| corrupt(table, &e))
 }
 
 impl StoredValidator {
@@ -180,7 +180,7 @@ impl RedbContractStore {
         for item in txn.open_table(OPERATORS).map_err(dberr)?.iter().map_err(dberr)? {
             let (_, v) = item.map_err(dberr)?;
             let o: StoredOperator =
-                serde_json::from_slice(v.value()).map_err(|e| corrupt("operators", e))?;
+                serde_json::from_slice(v.value()).map_err(|e| corrupt("operators", &e))?;
             let record = OperatorRecord {
                 id: o.id,
                 owner: address("operators", &o.owner)?,
@@ -191,32 +191,32 @@ impl RedbContractStore {
         for item in txn.open_table(VALIDATORS).map_err(dberr)?.iter().map_err(dberr)? {
             let (_, v) = item.map_err(dberr)?;
             let stored: StoredValidator =
-                serde_json::from_slice(v.value()).map_err(|e| corrupt("validators", e))?;
+                serde_json::from_slice(v.value()).map_err(|e| corrupt("validators", &e))?;
             let record = stored.into_record()?;
             state.validators.insert(record.public_key, record);
         }
         for item in txn.open_table(NONCES).map_err(dberr)?.iter().map_err(dberr)? {
             let (k, v) = item.map_err(dberr)?;
-            let owner = Address::try_from(k.value()).map_err(|e| corrupt("nonces", e))?;
+            let owner = Address::try_from(k.value()).map_err(|e| corrupt("nonces", &e))?;
             state.nonces.insert(owner, v.value());
         }
         for item in txn.open_table(FEE_RECIPIENTS).map_err(dberr)?.iter().map_err(dberr)? {
             let (k, v) = item.map_err(dberr)?;
-            let owner = Address::try_from(k.value()).map_err(|e| corrupt("fee_recipients", e))?;
-            let to = Address::try_from(v.value()).map_err(|e| corrupt("fee_recipients", e))?;
+            let owner = Address::try_from(k.value()).map_err(|e| corrupt("fee_recipients", &e))?;
+            let to = Address::try_from(v.value()).map_err(|e| corrupt("fee_recipients", &e))?;
             state.fee_recipients.insert(owner, to);
         }
         let meta = txn.open_table(META).map_err(dberr)?;
         if let Some(v) = meta.get(KEY_OWN_ID).map_err(dberr)? {
-            let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("meta", "own id"))?;
+            let bytes: [u8; 8] = v.value().try_into().map_err(|_| corrupt("meta", &"own id"))?;
             state.own_operator_id = Some(u64::from_le_bytes(bytes));
         }
         if let Some(v) = meta.get(KEY_LAST_BLOCK).map_err(dberr)? {
             let bytes: [u8; 40] =
-                v.value().try_into().map_err(|_| corrupt("meta", "last block"))?;
+                v.value().try_into().map_err(|_| corrupt("meta", &"last block"))?;
             let (n, h) = bytes.split_at(8);
-            let number = u64::from_le_bytes(n.try_into().map_err(|_| corrupt("meta", "block"))?);
-            let hash: [u8; 32] = h.try_into().map_err(|_| corrupt("meta", "block hash"))?;
+            let number = u64::from_le_bytes(n.try_into().map_err(|_| corrupt("meta", &"block"))?);
+            let hash: [u8; 32] = h.try_into().map_err(|_| corrupt("meta", &"block hash"))?;
             state.last_processed_block = Some((number, hash));
         }
         drop(meta);

@@ -1,4 +1,4 @@
-//! The local devnet's execution-chain half: keys and keyshares for generated validators
+//! The local devnet: keys and keyshares for generated validators
 //! ([`keys`]) and a Hardhat node with the `SSVNetworkDevnet` contract ([`chain`]).
 //!
 //! [`orchestrator`] runs the whole devnet (chain, beacon simulator, n `ssv-node`

@@ -59,7 +59,7 @@ pub struct DevnetOptions {
     pub slots_per_epoch: u64,
     /// Stop operator `.0` at the start of run slot `.1` (1-based).
     pub stop_operator: Option<(OperatorId, u64)>,
-    /// Where to write the Beacon API record (see [`write_record`]).
+    /// Where to write the Beacon API record (see [`Devnet::write_record`]).
     pub record: Option<PathBuf>,
     /// Where to write the JSON summary.
     pub json_summary: Option<PathBuf>,
