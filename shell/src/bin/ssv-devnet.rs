@@ -40,7 +40,7 @@ struct Args {
     /// Write the summary as JSON here.
     #[arg(long)]
     json_summary: Option<PathBuf>,
-    /// The run folder (default: .devnet/<unix time> in the repository).
+    /// The run folder (default: `.devnet/<unix time>` in the repository).
     #[arg(long)]
     folder: Option<PathBuf>,
     /// The ssv-node binary (default: beside this one, built with cargo if missing).
