@@ -4,6 +4,12 @@
 test:
     cargo test --workspace
 
+# The local devnet (Hardhat, beacon simulator, n ssv-node processes); flags as ssv-devnet's,
+# e.g. `just devnet --operators 4 --validators 64 --slots 40 --stop-operator 2 --at-slot 10`.
+devnet *args:
+    cargo build -p ssv-shell --bin ssv-node --bin ssv-devnet -p ssv-simulator --bin ssv-sim
+    cargo run -q -p ssv-shell --bin ssv-devnet -- {{args}}
+
 # Format the code.
 fmt:
     cargo fmt --all
