@@ -32,7 +32,7 @@ bench:
 
 # Run each benchmark once, as CI does, so they cannot rot.
 bench-quick:
-    cargo test -p ssv-benches --benches
+    cargo test --workspace --benches
 
 # Fuzz decode + validate for a bounded time (default 60 s per target). Stable Rust with
 # RUSTC_BOOTSTRAP=1 and no sanitizer; needs `cargo install cargo-fuzz`.
