@@ -84,7 +84,7 @@ fn trace_files_are_versioned() {
     let r = run(5, &SimOptions { slots: 1, ..SimOptions::default() }, true, &mut |_| {}).unwrap();
     let mut bytes = r.trace.unwrap();
     assert_eq!(&bytes[..8], b"SSVSIMTR");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
     bytes[8] = 9;
     assert!(Trace::from_bytes(&bytes).unwrap_err().contains("version"));
     assert!(Trace::from_bytes(b"not a trace").is_err());

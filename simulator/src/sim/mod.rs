@@ -23,6 +23,7 @@ pub mod node;
 pub mod options;
 pub mod replay;
 pub mod rng;
+pub mod runners;
 pub mod trace;
 pub mod world;
 
