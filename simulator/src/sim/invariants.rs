@@ -56,6 +56,9 @@ pub struct Violation {
     pub detail: String,
 }
 
+/// An attestation's (source epoch, target epoch, signing root).
+type SignedVote = (u64, u64, [u8; 32]);
+
 /// What one instance reached.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceOutcome {
@@ -80,7 +83,7 @@ pub struct Checker {
     /// The world runs the duty runners (validity is the duty path's value check).
     pub duty_path: bool,
     /// Duty path: what each honest node signed, per validator: (source, target, root).
-    signed: BTreeMap<(usize, u64), Vec<(u64, u64, [u8; 32])>>,
+    signed: BTreeMap<(usize, u64), Vec<SignedVote>>,
 }
 
 impl std::fmt::Debug for Checker {

@@ -175,7 +175,7 @@ impl Default for SimOptions {
 }
 
 /// Share (per mille) of swarm seeds that run the duty runners.
-pub const DUTY_SEEDS_PERMILLE: u32 = 150;
+pub const DUTY_SEEDS_PERMILLE: u32 = 100;
 
 /// Operator counts the simulator supports (committee sizes of SSV).
 pub const COMMITTEE_SIZES: [u64; 4] = [4, 7, 10, 13];
@@ -248,7 +248,7 @@ impl SimOptions {
         // submission: a few validators keep a seed's run within a second or two.
         let duty_runners = r.chance(DUTY_SEEDS_PERMILLE);
         let validators = if duty_runners {
-            *r.pick(&[1, 2, 4]).unwrap_or(&1)
+            *r.pick(&[1, 2]).unwrap_or(&1)
         } else {
             *r.pick(&[1, 10, 100]).unwrap_or(&10)
         };

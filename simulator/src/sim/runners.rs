@@ -301,7 +301,8 @@ pub struct DutyNode {
     secrets: Arc<BTreeMap<BlsPublicKeyBytes, SecretKey>>,
     context: Arc<Mutex<DutyContext>>,
     committee: Committee,
-    retry: Vec<(Slot, SignedSsvMessage)>,
+    /// Kept messages: (slot, whether consensus, message).
+    retry: Vec<(Slot, bool, SignedSsvMessage)>,
     /// Slashing history by share public key: persisted, survives crashes.
     history: BTreeMap<BlsPublicKeyBytes, SlashingHistory>,
     decided: BTreeMap<Slot, BeaconVote>,
@@ -409,7 +410,7 @@ impl DutyNode {
         let slot = duty.slot;
         let keep = slot.saturating_sub(RETAIN_SLOTS);
         self.committee.runners.retain(|s, _| *s >= keep);
-        self.retry.retain(|(s, _)| *s >= keep);
+        self.retry.retain(|(s, _, _)| *s >= keep);
         self.decided.retain(|s, _| *s >= keep);
         let epoch = self.network.epoch_at_slot(slot);
         if let Ok(mut c) = self.context.lock() {
@@ -481,18 +482,13 @@ impl DutyNode {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
-            // As the Go node's queue does: consensus messages wait until the slot's runner
-            // runs its instance (a decided message before it would end the instance the
-            // runner has not started yet).
+            // As the Go node's queue does: a message waits until the slot's runner can take
+            // it (a decided message before the runner started its instance would end it).
             if let Some(m) = &copy
-                && let Ok(q) = m.decode_qbft()
-                && !self
-                    .committee
-                    .runners
-                    .get(&q.height)
-                    .is_some_and(|r| r.state.as_ref().is_some_and(|s| s.running_instance.is_some()))
+                && let Some((slot, consensus)) = message_slot(m)
+                && !self.ready(slot, consensus)
             {
-                self.keep(now, q.height, m.clone());
+                self.keep(now, slot, consensus, m.clone());
                 continue;
             }
             let mut o = Vec::new();
@@ -510,28 +506,35 @@ impl DutyNode {
             self.execute(o, &mut queue, out);
             if queue.is_empty() && accepted {
                 accepted = false;
-                queue.extend(std::mem::take(&mut self.retry).into_iter().rev().map(|(_, m)| {
-                    self.stats.retried += 1;
-                    Input::Message(m)
-                }));
+                let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retry)
+                    .into_iter()
+                    .partition(|(slot, consensus, _)| self.ready(*slot, *consensus));
+                self.retry = waiting;
+                self.stats.retried += ready.len() as u64;
+                queue.extend(ready.into_iter().rev().map(|(_, _, m)| Input::Message(m)));
             }
         }
+    }
+
+    /// Whether the runner of `slot` can take a consensus message (its instance runs) or a
+    /// partial-signature message (it decided).
+    fn ready(&self, slot: Slot, consensus: bool) -> bool {
+        self.committee.runners.get(&slot).and_then(|r| r.state.as_ref()).is_some_and(|s| {
+            if consensus { s.running_instance.is_some() } else { s.decided_value.is_some() }
+        })
     }
 
     fn rejected(&mut self, now: UnixMillis, e: &RunnerError, msg: Option<SignedSsvMessage>) {
         let early = matches!(
             e,
-            RunnerError::NoRunnerForSlot
-                | RunnerError::NoDecidedValue
-                | RunnerError::NoRunningDuty
-                | RunnerError::NoRunningConsensusInstance
-                | RunnerError::ConsensusInstanceNotDecided
-                | RunnerError::Qbft(
-                    QbftError::NoProposalForCurrentRound
-                        | QbftError::WrongMessageRound
-                        | QbftError::FutureMessage
-                        | QbftError::InstanceNotFound
-                )
+            // Messages before their runner is ready are kept by the gate in `feed`; a
+            // finished runner's late partial signatures (`NoRunningDuty`) are dropped.
+            RunnerError::Qbft(
+                QbftError::NoProposalForCurrentRound
+                    | QbftError::WrongMessageRound
+                    | QbftError::FutureMessage
+                    | QbftError::InstanceNotFound
+            )
         );
         let Some(m) = msg else {
             self.stats.refused += 1;
@@ -542,20 +545,20 @@ impl DutyNode {
             return;
         }
         match message_slot(&m) {
-            Some(s) if early => self.keep(now, s, m),
+            Some((s, consensus)) if early => self.keep(now, s, consensus, m),
             Some(_) => self.stats.refused += 1,
             None => self.stats.malformed += 1,
         }
     }
 
     /// Keeps a message of `slot` for retry while the slot is recent (or next).
-    fn keep(&mut self, now: UnixMillis, slot: Slot, m: SignedSsvMessage) {
+    fn keep(&mut self, now: UnixMillis, slot: Slot, consensus: bool, m: SignedSsvMessage) {
         let now_slot = self.network.slot_at(now);
         if slot.saturating_add(RETAIN_SLOTS) >= now_slot
             && slot <= now_slot + 1
             && self.retry.len() < RETRY_MAX
         {
-            self.retry.push((slot, m));
+            self.retry.push((slot, consensus, m));
         } else {
             self.stats.unroutable += 1;
         }
@@ -656,11 +659,12 @@ fn runner_decided(r: &CommitteeRunner) -> bool {
     r.controller.instance(h).is_some_and(|i| i.state().decided)
 }
 
-fn message_slot(m: &SignedSsvMessage) -> Option<Slot> {
+/// The slot of a committee message and whether it is a consensus message.
+fn message_slot(m: &SignedSsvMessage) -> Option<(Slot, bool)> {
     if let Ok(q) = m.decode_qbft() {
-        return Some(q.height);
+        return Some((q.height, true));
     }
-    m.ssv_message.decode_partial_signatures().ok().map(|p| p.slot)
+    m.ssv_message.decode_partial_signatures().ok().map(|p| (p.slot, false))
 }
 
 fn new_committee(

@@ -68,7 +68,8 @@ pub struct RunReport {
     pub nodes: NodeStats,
     /// Honest nodes that must be live after the heal.
     pub live_nodes: usize,
-    /// Duty path: submissions the chain accepted (every node submits each duty).
+    /// Duty path: (node, duty item) submissions the chain accepted; every node submits
+    /// each due item.
     pub submissions: u64,
     /// Duty path: due (slot, role, validator) items over the run.
     pub due: u64,
@@ -510,7 +511,7 @@ impl World {
             nodes.retried += s.retried;
             nodes.accepted += s.accepted;
         }
-        let submissions = self.driver.beacon.as_ref().map_or(0, |b| b.records().len() as u64);
+        let submissions = self.driver.submitted.len() as u64;
         let due = self.driver.beacon.as_ref().map_or(0, |b| {
             (0..self.options.slots)
                 .filter_map(|s| super::runners::committee_duty(b, s))
