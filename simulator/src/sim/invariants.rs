@@ -294,3 +294,48 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::options::CryptoMode;
+    use ssv_core::slashing::AttestationToSign;
+
+    fn att(source: u64, target: u64, root: u8) -> AttestationToSign {
+        AttestationToSign { source_epoch: source, target_epoch: target, signing_root: [root; 32] }
+    }
+
+    fn checker() -> Checker {
+        let chain = Arc::new(Chain::new(1, 4, 4));
+        let crypto = Arc::new(Crypto::new(CryptoMode::Fake, 4).unwrap());
+        Checker::new(chain, crypto, 4)
+    }
+
+    #[test]
+    fn double_and_surround_votes_of_an_honest_node_are_slashable() {
+        // Consensus-specs `is_slashable_attestation_data`, case by case.
+        let cases = [
+            (att(1, 2, 1), att(1, 2, 2), true), // double vote: same target, other root
+            (att(1, 2, 1), att(1, 2, 1), false), // the same attestation again
+            (att(2, 3, 1), att(1, 4, 2), true), // the new one surrounds the old
+            (att(1, 4, 1), att(2, 3, 2), true), // the old one surrounds the new
+            (att(1, 2, 1), att(2, 3, 2), false), // consecutive epochs
+            (att(1, 3, 1), att(2, 4, 2), false), // overlapping, not surrounding
+        ];
+        for (i, (first, second, slashable)) in cases.into_iter().enumerate() {
+            let mut c = checker();
+            c.on_signed(0, 0, 0, true, 7, &first);
+            c.on_signed(1, 0, 0, true, 7, &second);
+            let kind = c.violation.as_ref().map(|v| v.kind);
+            assert_eq!(kind == Some(ViolationKind::Slashable), slashable, "case {i}");
+            // Another validator, another node, or a byzantine node: never a violation.
+            let mut c = checker();
+            c.on_signed(0, 0, 0, true, 7, &first);
+            c.on_signed(1, 0, 0, true, 8, &second);
+            c.on_signed(2, 0, 1, true, 7, &second);
+            c.on_signed(3, 0, 2, false, 9, &first);
+            c.on_signed(4, 0, 2, false, 9, &second);
+            assert!(c.violation.is_none(), "case {i}");
+        }
+    }
+}
