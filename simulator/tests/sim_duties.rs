@@ -5,7 +5,9 @@
 //! honest node, every submission accepted by the chain, and every due duty submitted by
 //! every live node before its deadline once the faults healed.
 
-use ssv_simulator::sim::{Behaviour, CryptoMode, SimOptions, Trace, ViolationKind, replay, run};
+use ssv_simulator::sim::{
+    Behaviour, CryptoMode, SimOptions, Trace, ViolationKind, replay, run, shrink,
+};
 
 fn duties(operators: u64, validators: u64, slots: u64) -> SimOptions {
     SimOptions { operators, validators, slots, duty_runners: true, ..SimOptions::default() }
@@ -95,21 +97,34 @@ fn more_than_f_faulty_members_miss_duties_but_sign_nothing_bad() {
 }
 
 #[test]
-fn a_broken_quorum_on_the_duty_path_is_caught() {
-    // Quorum about f + 1 with an equivocating member: two honest halves can decide
-    // different votes; the invariants must notice (agreement), never the chain.
+fn a_broken_quorum_on_the_duty_path_is_caught_and_shrunk() {
+    // Quorum about f + 1 with equivocating members: two honest halves can decide
+    // different votes; the invariants must notice, and the failure must shrink.
+    let t = std::time::Instant::now();
     let mut caught = None;
     for seed in 0..20 {
         let mut o = chaotic(7, vec![Behaviour::Equivocate, Behaviour::Equivocate]);
         o.broken_quorum = true;
-        let r = run(seed, &o, false, &mut |_| {}).unwrap();
-        if let Some(v) = r.violation.filter(|v| v.kind.is_safety()) {
-            caught = Some(v);
+        o.slots = 6;
+        o.heal_slot = 4;
+        let r = run(seed, &o, true, &mut |_| {}).unwrap();
+        if r.violation.as_ref().is_some_and(|v| v.kind.is_safety()) {
+            caught = Some(r);
             break;
         }
     }
-    let v = caught.expect("some seed breaks safety");
-    assert_ne!(v.kind, ViolationKind::SubmissionInvalid, "{v:?}");
+    let r = caught.expect("some seed breaks safety");
+    let kind = r.violation.as_ref().unwrap().kind;
+    assert_ne!(kind, ViolationKind::SubmissionInvalid, "{:?}", r.violation);
+    eprintln!("caught {:?} in {:?}", r.violation, t.elapsed());
+    let trace = Trace::from_bytes(r.trace.as_ref().unwrap()).unwrap();
+    let shrunk = shrink(&trace).unwrap();
+    eprintln!("shrunk {} -> {} in {:?}", shrunk.records_before, shrunk.records_after, t.elapsed());
+    assert_eq!(shrunk.violation.kind, kind);
+    assert!(shrunk.records_after < shrunk.records_before);
+    let again = replay(&shrunk.trace, false).unwrap();
+    assert!(again.reproduced());
+    assert_eq!(again.violation.map(|v| v.kind), Some(kind));
 }
 
 #[test]

@@ -472,7 +472,11 @@ impl Driver {
             }
             Node::Duty(d) => {
                 let beacon = self.beacon.as_ref().ok_or("duty node without a beacon chain")?;
-                drive_duty_node(d, beacon, &mut self.checker, at_ms, local, input, &mut self.out);
+                // An equivocator's second replica sees another (valid) head, so the two
+                // propose different votes.
+                let salt = if info.replica == 1 { info.operator } else { 0 };
+                let ctx = DutyCtx { beacon, at_ms, local, salt };
+                drive_duty_node(d, &ctx, &mut self.checker, input, &mut self.out);
             }
         }
         for o in &self.out {
@@ -537,17 +541,27 @@ impl Driver {
     }
 }
 
+/// What a duty node's input is handled against.
+struct DutyCtx<'a> {
+    beacon: &'a Beacon,
+    /// True time, Unix ms (the beacon node's clock).
+    at_ms: UnixMillis,
+    /// The node's clock.
+    local: UnixMillis,
+    /// Non-zero: the head root is salted with it (an equivocator's second replica).
+    salt: u64,
+}
+
 /// Feeds one recorded input to a duty node: beacon answers are computed from the chain at
-/// true time `at_ms`; the node runs at its own clock `local`.
+/// true time; the node runs at its own clock.
 fn drive_duty_node(
     d: &mut DutyNode,
-    beacon: &Beacon,
+    ctx: &DutyCtx<'_>,
     checker: &mut Checker,
-    at_ms: UnixMillis,
-    local: UnixMillis,
     input: &NodeInput,
     out: &mut Vec<NodeOutput>,
 ) {
+    let DutyCtx { beacon, at_ms, local, salt } = *ctx;
     use ssv_core::runner::Response;
     use ssv_core::types::BeaconVote;
     use ssv_core::types::ssz::Encode;
@@ -565,6 +579,14 @@ fn drive_duty_node(
                     Ok(mut data) => {
                         if *lag > 0 {
                             data.beacon_block_root = beacon.block_root(slot.saturating_sub(*lag));
+                        }
+                        if salt != 0 {
+                            let root = data.beacon_block_root;
+                            data.beacon_block_root = Sha256::new()
+                                .chain_update(root)
+                                .chain_update(salt.to_le_bytes())
+                                .finalize()
+                                .into();
                         }
                         let vote = BeaconVote {
                             block_root: data.beacon_block_root,
