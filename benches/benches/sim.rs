@@ -4,6 +4,13 @@
 //!
 //! `cargo bench -p ssv-benches --bench sim`; target: at least 1,000 slots/s in fake-crypto
 //! mode for 4 operators and 100 validators.
+//!
+//! `sim/duty` runs the duty path (the core's `Committee` and `CommitteeRunner`s against
+//! the in-memory beacon chain): every due attestation and sync-committee message is
+//! share-signed, reconstructed and verified with real BLS by every operator, so its cost
+//! grows with validators × operators. Throughput counts slots with duties (epoch 0 has
+//! none). 1,000 validators take seconds per slot; measure them with
+//! `ssv-sim run --duty-runners --validators 1000 --slots 4`.
 
 // criterion_group! generates an undocumented pub fn.
 #![allow(missing_docs)]
@@ -12,6 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ssv_simulator::sim::runners::SLOTS_PER_EPOCH;
 use ssv_simulator::sim::{CryptoMode, SimOptions, run};
 
 fn sim(c: &mut Criterion) {
@@ -35,6 +43,31 @@ fn sim(c: &mut Criterion) {
         }
         group.finish();
     }
+    let slots = SLOTS_PER_EPOCH + 2;
+    let mut group = c.benchmark_group("sim/duty");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(slots - SLOTS_PER_EPOCH));
+    for operators in [4, 7, 10, 13] {
+        for validators in [10, 100] {
+            let options = SimOptions {
+                operators,
+                validators,
+                slots,
+                duty_runners: true,
+                ..SimOptions::default()
+            };
+            let id = BenchmarkId::from_parameter(format!("{operators}ops/{validators}vals"));
+            group.bench_with_input(id, &options, |b, o| {
+                b.iter(|| {
+                    let r = run(black_box(1), o, false, &mut |_| {}).expect("runs");
+                    assert!(r.violation.is_none());
+                    assert_eq!(r.submissions, r.due * o.operators);
+                    r.records
+                });
+            });
+        }
+    }
+    group.finish();
 }
 
 criterion_group!(benches, sim);

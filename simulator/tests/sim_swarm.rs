@@ -84,7 +84,7 @@ fn trace_files_are_versioned() {
     let r = run(5, &SimOptions { slots: 1, ..SimOptions::default() }, true, &mut |_| {}).unwrap();
     let mut bytes = r.trace.unwrap();
     assert_eq!(&bytes[..8], b"SSVSIMTR");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
     bytes[8] = 9;
     assert!(Trace::from_bytes(&bytes).unwrap_err().contains("version"));
     assert!(Trace::from_bytes(b"not a trace").is_err());
@@ -156,6 +156,10 @@ fn ci_swarm_with_at_most_f_faulty_members_passes() {
     assert!(reports.iter().any(|r| !r.options.byzantine.is_empty()));
     assert!(reports.iter().any(|r| r.net.partitioned > 0));
     assert!(reports.iter().all(|r| r.options.expects_liveness()));
+    // Some seeds ran the duty runners and submitted every due duty.
+    let duty: Vec<_> = reports.iter().filter(|r| r.options.duty_runners).collect();
+    assert!(duty.len() >= 10, "{} duty-path seeds", duty.len());
+    assert!(duty.iter().all(|r| r.due > 0 && r.submissions > 0));
     eprintln!("{CI_SEEDS} seeds in {:?}", started.elapsed());
 }
 

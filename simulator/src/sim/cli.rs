@@ -90,7 +90,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub heal_slot: Option<u64>,
     /// Byzantine operators, comma separated: silent, equivocate, bad-signature, garbage,
-    /// replay, round-change-spam.
+    /// replay, round-change-spam, conflicting-partials.
     #[arg(long, value_delimiter = ',', value_parser = Behaviour::parse)]
     pub byzantine: Option<Vec<Behaviour>>,
     /// Crash-and-restart events before the heal.
@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// Operators whose beacon node lags a slot.
     #[arg(long)]
     pub beacon_lagging: Option<u64>,
+    /// Run the core's duty runners (committee duties, real BLS) against the in-memory
+    /// beacon chain instead of bare QBFT instances.
+    #[arg(long)]
+    pub duty_runners: bool,
     /// Test-only: lower every operator's quorum to about f + 1 (a broken rule).
     #[arg(long)]
     pub broken_quorum: bool,
@@ -158,6 +162,7 @@ impl RunArgs {
         }
         o.crashes = self.crashes.unwrap_or(o.crashes);
         o.broken_quorum |= self.broken_quorum;
+        o.duty_runners |= self.duty_runners;
         o
     }
 }
@@ -248,11 +253,22 @@ fn print_run(r: &RunReport, quiet: bool) {
         }
         println!("network {:?}", r.net);
         println!("nodes   {:?}", r.nodes);
+        if r.options.duty_runners {
+            println!(
+                "duties  {} due items, {} (node, item) submissions accepted",
+                r.due, r.submissions
+            );
+        }
     }
     let liveness =
         if r.options.expects_liveness() { "checked" } else { "not required (more than f faulty)" };
     println!("records {}  trace hash {}", r.records, hex(&r.trace_hash));
-    println!("agreement, validity, decided messages verify: {}", verdict(r, true));
+    let safety = if r.options.duty_runners {
+        "agreement, validity, decided messages verify, nothing slashable signed, submissions verify"
+    } else {
+        "agreement, validity, decided messages verify"
+    };
+    println!("{safety}: {}", verdict(r, true));
     println!("liveness after the heal ({liveness}): {}", verdict(r, false));
     if let Some(v) = &r.violation {
         println!("VIOLATION {:?} at step {} (t = {} ms): {}", v.kind, v.step, v.at_ms, v.detail);
@@ -362,12 +378,13 @@ fn cmd_swarm(a: &SwarmArgs) -> Result<bool, String> {
             }
         })?;
     pb.finish_and_clear();
-    println!("operators  runs  failed  byzantine  slots  records");
+    println!("operators  runs  duty-path  failed  byzantine  slots  records");
     for n in super::options::COMMITTEE_SIZES {
         let of: Vec<&RunReport> = results.iter().filter(|r| r.options.operators == n).collect();
         println!(
-            "{n:>9}  {:>4}  {:>6}  {:>9}  {:>5}  {:>7}",
+            "{n:>9}  {:>4}  {:>9}  {:>6}  {:>9}  {:>5}  {:>7}",
             of.len(),
+            of.iter().filter(|r| r.options.duty_runners).count(),
             of.iter().filter(|r| r.violation.is_some()).count(),
             of.iter().map(|r| r.options.byzantine.len()).sum::<usize>(),
             of.iter().map(|r| r.options.slots).sum::<u64>(),

@@ -1,5 +1,7 @@
 //! The invariants checked as a run goes (and again on replay): agreement, validity, every
-//! decided message verifies, and liveness after the heal.
+//! decided message verifies, and liveness after the heal; on the duty path also: no
+//! honest node signs a slashable attestation, every submission verifies on the chain, and
+//! every due duty is submitted by every live node before its deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,6 +28,12 @@ pub enum ViolationKind {
     DecidedInvalid,
     /// With at most f faulty members, a duty that started after the heal missed its deadline.
     Liveness,
+    /// Duty path: an honest node signed two attestations of one validator that a beacon
+    /// chain would slash (double vote or surround vote).
+    Slashable,
+    /// Duty path: the chain refused a node's submission (its signature does not verify
+    /// under the validator key and the right domain, or it is not the validator's duty).
+    SubmissionInvalid,
 }
 
 impl ViolationKind {
@@ -48,6 +56,9 @@ pub struct Violation {
     pub detail: String,
 }
 
+/// An attestation's (source epoch, target epoch, signing root).
+type SignedVote = (u64, u64, [u8; 32]);
+
 /// What one instance reached.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceOutcome {
@@ -69,6 +80,10 @@ pub struct Checker {
     pub outcomes: BTreeMap<InstanceKey, InstanceOutcome>,
     /// The first violation.
     pub violation: Option<Violation>,
+    /// The world runs the duty runners (validity is the duty path's value check).
+    pub duty_path: bool,
+    /// Duty path: what each honest node signed, per validator: (source, target, root).
+    signed: BTreeMap<(usize, u64), Vec<SignedVote>>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -89,6 +104,8 @@ impl Checker {
             started: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             violation: None,
+            duty_path: false,
+            signed: BTreeMap::new(),
         }
     }
 
@@ -132,6 +149,20 @@ impl Checker {
             }
             Some(_) => {}
             None => outcome.value = Some(value.to_vec()),
+        }
+        if self.duty_path {
+            let checked = super::runners::check_vote(slot, value).err().or_else(|| {
+                (!self.started.get(&key).is_some_and(|s| s.contains(value)))
+                    .then(|| "decided a vote no beacon node gave".to_string())
+            });
+            if let Some(e) = checked {
+                let detail = format!("slot {slot} committee: {e}");
+                self.fail(ViolationKind::Validity, step, at_ms, detail);
+            } else if let Err(e) = self.verify_decided(key, value, commit) {
+                let detail = format!("slot {slot} committee: node {node}: {e}");
+                self.fail(ViolationKind::DecidedInvalid, step, at_ms, detail);
+            }
+            return;
         }
         let Some(role) = self.chain.role_of(&key.0, slot) else {
             self.fail(ViolationKind::Validity, step, at_ms, format!("slot {slot}: unknown duty"));
@@ -180,6 +211,69 @@ impl Checker {
         Ok(())
     }
 
+    /// Duty path: node `node` signed `att` for `validator`. Slashable against an earlier
+    /// signature of the same node and validator (consensus-specs
+    /// `is_slashable_attestation_data`): the same target with another root (double vote),
+    /// or one surrounding the other.
+    pub fn on_signed(
+        &mut self,
+        step: u64,
+        at_ms: UnixMillis,
+        node: usize,
+        honest: bool,
+        validator: u64,
+        att: &ssv_core::slashing::AttestationToSign,
+    ) {
+        if !honest {
+            return;
+        }
+        let (s, t, r) = (att.source_epoch, att.target_epoch, att.signing_root);
+        let history = self.signed.entry((node, validator)).or_default();
+        let conflict = history.iter().find(|(s2, t2, r2)| {
+            (*t2 == t && *r2 != r) || (s < *s2 && *t2 < t) || (*s2 < s && t < *t2)
+        });
+        if let Some((s2, t2, _)) = conflict.copied() {
+            let detail = format!(
+                "node {node} validator {validator}: signed {s}->{t} after {s2}->{t2} (slashable)"
+            );
+            self.fail(ViolationKind::Slashable, step, at_ms, detail);
+            return;
+        }
+        history.push((s, t, r));
+    }
+
+    /// Duty path: the chain refused a submission of node `node`.
+    pub fn on_bad_submission(&mut self, step: u64, at_ms: UnixMillis, node: usize, e: &str) {
+        let detail = format!("node {node}: the chain refused a submission: {e}");
+        self.fail(ViolationKind::SubmissionInvalid, step, at_ms, detail);
+    }
+
+    /// Duty path: the deadline of `slot` passed: every node in `expected` must have decided
+    /// the committee duty and submitted every item of `due`.
+    pub fn check_duty_liveness(
+        &mut self,
+        step: u64,
+        at_ms: UnixMillis,
+        slot: Slot,
+        due: &[super::runners::DueItem],
+        expected: &[usize],
+        submitted: &BTreeSet<(usize, super::runners::DueItem)>,
+    ) {
+        for &node in expected {
+            let missing: Vec<_> =
+                due.iter().filter(|item| !submitted.contains(&(node, **item))).collect();
+            if let Some((_, role, validator)) = missing.first() {
+                let detail = format!(
+                    "slot {slot}: node {node} did not submit {} duties by the deadline \
+                     (first: role {role} of validator {validator})",
+                    missing.len()
+                );
+                self.fail(ViolationKind::Liveness, step, at_ms, detail);
+                return;
+            }
+        }
+    }
+
     /// The deadline of `slot`'s duties passed: every node in `expected` must have decided
     /// each of them.
     pub fn check_liveness(&mut self, step: u64, at_ms: UnixMillis, slot: Slot, expected: &[usize]) {
@@ -197,6 +291,51 @@ impl Checker {
                 );
                 self.fail(ViolationKind::Liveness, step, at_ms, detail);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::options::CryptoMode;
+    use ssv_core::slashing::AttestationToSign;
+
+    fn att(source: u64, target: u64, root: u8) -> AttestationToSign {
+        AttestationToSign { source_epoch: source, target_epoch: target, signing_root: [root; 32] }
+    }
+
+    fn checker() -> Checker {
+        let chain = Arc::new(Chain::new(1, 4, 4));
+        let crypto = Arc::new(Crypto::new(CryptoMode::Fake, 4).unwrap());
+        Checker::new(chain, crypto, 4)
+    }
+
+    #[test]
+    fn double_and_surround_votes_of_an_honest_node_are_slashable() {
+        // Consensus-specs `is_slashable_attestation_data`, case by case.
+        let cases = [
+            (att(1, 2, 1), att(1, 2, 2), true), // double vote: same target, other root
+            (att(1, 2, 1), att(1, 2, 1), false), // the same attestation again
+            (att(2, 3, 1), att(1, 4, 2), true), // the new one surrounds the old
+            (att(1, 4, 1), att(2, 3, 2), true), // the old one surrounds the new
+            (att(1, 2, 1), att(2, 3, 2), false), // consecutive epochs
+            (att(1, 3, 1), att(2, 4, 2), false), // overlapping, not surrounding
+        ];
+        for (i, (first, second, slashable)) in cases.into_iter().enumerate() {
+            let mut c = checker();
+            c.on_signed(0, 0, 0, true, 7, &first);
+            c.on_signed(1, 0, 0, true, 7, &second);
+            let kind = c.violation.as_ref().map(|v| v.kind);
+            assert_eq!(kind == Some(ViolationKind::Slashable), slashable, "case {i}");
+            // Another validator, another node, or a byzantine node: never a violation.
+            let mut c = checker();
+            c.on_signed(0, 0, 0, true, 7, &first);
+            c.on_signed(1, 0, 0, true, 8, &second);
+            c.on_signed(2, 0, 1, true, 7, &second);
+            c.on_signed(3, 0, 2, false, 9, &first);
+            c.on_signed(4, 0, 2, false, 9, &second);
+            assert!(c.violation.is_none(), "case {i}");
         }
     }
 }

@@ -11,6 +11,14 @@
 //! recorded ([`trace`]) so that a run replays exactly and a failing run shrinks
 //! ([`replay()`], [`shrink()`]).
 //!
+//! With [`SimOptions::duty_runners`] the nodes run the core's duty runners instead
+//! ([`runners::DutyNode`]: a `Committee` of `CommitteeRunner`s per operator) against the
+//! in-memory beacon chain ([`crate::chain`]): attestation data comes from the chain after
+//! seeded delays and failures, shares sign with real BLS behind each node's slashing
+//! history, and the chain verifies every submission. The invariants then also require that
+//! no honest node signs a slashable attestation, that every submission verifies, and that
+//! every due duty is submitted by every live node before its deadline.
+//!
 //! Modelled on TigerBeetle's VOPR (fault mixes drawn per seed, safety then liveness after
 //! the heal) and madsim/turmoil (one seeded scheduler, determinism checked by trace hash).
 
@@ -23,6 +31,7 @@ pub mod node;
 pub mod options;
 pub mod replay;
 pub mod rng;
+pub mod runners;
 pub mod trace;
 pub mod world;
 

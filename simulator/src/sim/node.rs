@@ -54,6 +54,23 @@ pub enum NodeInput {
     Crash,
     /// The process started again from what it persisted.
     Restart,
+    /// Duty path: the beacon node returned the cluster's committee duty of `slot`.
+    CommitteeDuty {
+        /// The slot.
+        slot: Slot,
+    },
+    /// Duty path: the beacon node answered attestation-data request `id` for `slot`
+    /// (`failed`: with an error; `lag`: from a head this many slots behind).
+    Beacon {
+        /// The request id.
+        id: u64,
+        /// The slot asked for.
+        slot: Slot,
+        /// Slots the node's beacon head lags.
+        lag: u64,
+        /// The request failed.
+        failed: bool,
+    },
 }
 
 /// What a node does in response to an input.
@@ -71,6 +88,22 @@ pub enum NodeOutput {
         value: Vec<u8>,
         /// The aggregated commit (SSZ `SignedSSVMessage`).
         commit: Vec<u8>,
+    },
+    /// Duty path: a runner asks the beacon node for the attestation data of `slot`.
+    Request {
+        /// The request id to answer with [`NodeInput::Beacon`].
+        id: u64,
+        /// The slot.
+        slot: Slot,
+    },
+    /// Duty path: a runner submits this to the beacon node.
+    Submit(Box<ssv_core::runner::Submission>),
+    /// Duty path: the node signed an attestation of `validator` with its share.
+    SignedAttestation {
+        /// The validator.
+        validator: u64,
+        /// Source, target and signing root.
+        attestation: ssv_core::slashing::AttestationToSign,
     },
 }
 
@@ -230,6 +263,7 @@ impl SimNode {
                 }
             }
             _ if !self.up => {}
+            NodeInput::CommitteeDuty { .. } | NodeInput::Beacon { .. } => {}
             NodeInput::Start { role, slot, value } => self.start(now, role, slot, value, out),
             NodeInput::Message(bytes) => self.receive(now, &bytes, out),
             NodeInput::Timeout => {

@@ -32,17 +32,21 @@ pub enum Behaviour {
     Replay,
     /// Sends validly signed round changes for many future rounds.
     RoundChangeSpam,
+    /// Duty path: sends post-consensus partial signatures that conflict with its real ones
+    /// (real BLS signatures over other roots), before or instead of the real ones.
+    ConflictingPartials,
 }
 
 impl Behaviour {
     /// Every behaviour, for swarm draws and the CLI.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Silent,
         Self::Equivocate,
         Self::BadSignature,
         Self::Garbage,
         Self::Replay,
         Self::RoundChangeSpam,
+        Self::ConflictingPartials,
     ];
 
     /// The CLI name.
@@ -54,6 +58,7 @@ impl Behaviour {
             Self::Garbage => "garbage",
             Self::Replay => "replay",
             Self::RoundChangeSpam => "round-change-spam",
+            Self::ConflictingPartials => "conflicting-partials",
         }
     }
 
@@ -140,6 +145,10 @@ pub struct SimOptions {
     pub clock_skew_ms_max: u64,
     /// Beacon-node faults.
     pub beacon: BeaconFaults,
+    /// Run the core's duty runners (committee duties: attestations and sync-committee
+    /// messages, real BLS) against the in-memory beacon chain instead of bare QBFT
+    /// instances ([`super::runners`]).
+    pub duty_runners: bool,
     /// Test-only broken rule: every operator's quorum is lowered to about f + 1 (the
     /// committee is told it tolerates fewer faults), which the invariants must catch.
     pub broken_quorum: bool,
@@ -159,10 +168,14 @@ impl Default for SimOptions {
             crashes: 0,
             clock_skew_ms_max: 0,
             beacon: BeaconFaults::default(),
+            duty_runners: false,
             broken_quorum: false,
         }
     }
 }
+
+/// Share (per mille) of swarm seeds that run the duty runners.
+pub const DUTY_SEEDS_PERMILLE: u32 = 100;
 
 /// Operator counts the simulator supports (committee sizes of SSV).
 pub const COMMITTEE_SIZES: [u64; 4] = [4, 7, 10, 13];
@@ -198,6 +211,9 @@ impl SimOptions {
         if self.faulty() > self.operators {
             return Err("more faulty operators than operators".into());
         }
+        if self.duty_runners && self.slots <= super::runners::SLOTS_PER_EPOCH {
+            return Err("the duty path has no duties in epoch 0: simulate more slots".into());
+        }
         if self.net.latency_ms_min > self.net.latency_ms_max {
             return Err("latency min above max".into());
         }
@@ -228,9 +244,17 @@ impl SimOptions {
         let byzantine = (0..faulty - erroring)
             .map(|_| *r.pick(&Behaviour::ALL).unwrap_or(&Behaviour::Silent))
             .collect();
+        // The duty path does real BLS for every share signature, reconstruction and
+        // submission: a few validators keep a seed's run within a second or two.
+        let duty_runners = r.chance(DUTY_SEEDS_PERMILLE);
+        let validators = if duty_runners {
+            *r.pick(&[1, 2]).unwrap_or(&1)
+        } else {
+            *r.pick(&[1, 10, 100]).unwrap_or(&10)
+        };
         Self {
             operators,
-            validators: *r.pick(&[1, 10, 100]).unwrap_or(&10),
+            validators,
             slots,
             slot_ms: 12_000,
             crypto,
@@ -244,6 +268,7 @@ impl SimOptions {
                 erroring,
                 lagging: r.range(0, 1).min(operators - faulty),
             },
+            duty_runners,
             broken_quorum: false,
         }
     }

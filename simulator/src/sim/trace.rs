@@ -2,12 +2,12 @@
 //! [`Driver`] that feeds inputs to nodes, checks invariants and records, shared by live
 //! runs, replay and shrinking.
 //!
-//! # File format (version 1)
+//! # File format (version 2)
 //! All integers little-endian; every frame is postcard (serde) encoded.
 //!
 //! ```text
 //! magic     8 bytes  "SSVSIMTR"
-//! version   u16      1
+//! version   u16      2
 //! header    u32 length, then postcard(TraceHeader): seed, SimOptions, node layout
 //! records   repeated until the end of the file: u32 length, then postcard(Record)
 //! ```
@@ -18,6 +18,7 @@
 //! order and requires every digest to match. The trace hash is SHA-256 of the file bytes.
 //! The node's production recorder will write the same frames for the shell's inputs.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -29,11 +30,13 @@ use super::duties::{Chain, Slot};
 use super::invariants::{Checker, Violation};
 use super::node::{NodeInput, NodeOutput, NodeSetup, SimNode};
 use super::options::SimOptions;
+use super::runners::{self, DueItem, DutyNode};
+use crate::chain::Chain as Beacon;
 
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"SSVSIMTR";
 /// The format version this code writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Genesis of the simulated chain, Unix ms (any fixed instant works).
 pub const GENESIS_MS: UnixMillis = 1_700_000_000_000;
 
@@ -276,9 +279,60 @@ pub fn digest(outputs: &[NodeOutput]) -> u64 {
                 eat(value);
                 eat(commit);
             }
+            NodeOutput::Request { id, slot } => {
+                eat(b"R");
+                eat(&id.to_le_bytes());
+                eat(&slot.to_le_bytes());
+            }
+            NodeOutput::Submit(s) => {
+                eat(b"S");
+                eat(&s.root());
+            }
+            NodeOutput::SignedAttestation { validator, attestation } => {
+                eat(b"A");
+                eat(&validator.to_le_bytes());
+                eat(&attestation.source_epoch.to_le_bytes());
+                eat(&attestation.target_epoch.to_le_bytes());
+                eat(&attestation.signing_root);
+            }
         }
     }
     h
+}
+
+/// A simulated node: bare QBFT instances, or the duty runners.
+#[derive(Debug)]
+pub enum Node {
+    /// Bare QBFT instances per duty ([`SimNode`]).
+    Qbft(SimNode),
+    /// The core's duty runners ([`DutyNode`]).
+    Duty(Box<DutyNode>),
+}
+
+impl Node {
+    /// Whether the process runs.
+    pub fn is_up(&self) -> bool {
+        match self {
+            Self::Qbft(n) => n.is_up(),
+            Self::Duty(n) => n.is_up(),
+        }
+    }
+
+    /// The node's next deadline, in its own clock.
+    pub fn poll_timeout(&self) -> Option<UnixMillis> {
+        match self {
+            Self::Qbft(n) => n.poll_timeout(),
+            Self::Duty(n) => n.poll_timeout(),
+        }
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> super::node::NodeStats {
+        match self {
+            Self::Qbft(n) => n.stats,
+            Self::Duty(n) => n.stats,
+        }
+    }
 }
 
 /// Feeds inputs to the nodes of a world, checks the invariants on what they output and
@@ -291,7 +345,14 @@ pub struct Driver {
     /// The keys.
     pub crypto: Arc<Crypto>,
     /// The nodes, by position.
-    pub nodes: Vec<SimNode>,
+    pub nodes: Vec<Node>,
+    /// Duty path: the simulated beacon chain every submission goes to.
+    pub beacon: Option<Beacon>,
+    /// Duty path: (node, item) of every accepted submission.
+    pub submitted: BTreeSet<(usize, DueItem)>,
+    /// Duty path: `hash_tree_root`s of the signed objects the chain accepted. Honest
+    /// nodes reconstruct the same signature, so the same object is verified once.
+    accepted: BTreeSet<[u8; 32]>,
     /// The invariants.
     pub checker: Checker,
     /// The trace being written.
@@ -319,10 +380,26 @@ impl Driver {
         let crypto = Arc::new(Crypto::new(o.crypto, o.operators)?);
         // The broken rule: quorum 2f' + 1 with f' = f / 2, about f + 1.
         let faulty_nodes = if o.broken_quorum { o.f() / 2 } else { o.f() };
-        let nodes = header
-            .nodes
-            .iter()
-            .map(|n| {
+        let mut nodes = Vec::new();
+        let mut beacon = None;
+        if o.duty_runners {
+            let keys = runners::cluster_keys(o.operators, o.validators)?;
+            let b = runners::beacon(header.seed, GENESIS_MS, o.slot_ms, &keys)?;
+            let network = Arc::new(runners::network(&b, GENESIS_MS));
+            for n in &header.nodes {
+                let node = DutyNode::new(
+                    n.operator,
+                    o.operators,
+                    faulty_nodes,
+                    Arc::clone(&crypto),
+                    Arc::clone(&network),
+                    &keys,
+                )?;
+                nodes.push(Node::Duty(Box::new(node)));
+            }
+            beacon = Some(b);
+        } else {
+            for n in &header.nodes {
                 let setup = NodeSetup {
                     operator: n.operator,
                     operators: o.operators,
@@ -330,10 +407,15 @@ impl Driver {
                     genesis_ms: GENESIS_MS,
                     slot_ms: o.slot_ms,
                 };
-                SimNode::new(setup, Arc::clone(&chain), Arc::clone(&crypto))
-            })
-            .collect();
-        let checker = Checker::new(Arc::clone(&chain), Arc::clone(&crypto), o.operators);
+                nodes.push(Node::Qbft(SimNode::new(
+                    setup,
+                    Arc::clone(&chain),
+                    Arc::clone(&crypto),
+                )));
+            }
+        }
+        let mut checker = Checker::new(Arc::clone(&chain), Arc::clone(&crypto), o.operators);
+        checker.duty_path = o.duty_runners;
         let recorder = Recorder::new(&header, keep_trace)?;
         let expected_live = header
             .nodes
@@ -342,7 +424,19 @@ impl Driver {
             .filter(|(_, n)| n.expected_live)
             .map(|(i, _)| i)
             .collect();
-        Ok(Self { header, chain, crypto, nodes, checker, recorder, out: Vec::new(), expected_live })
+        Ok(Self {
+            header,
+            chain,
+            crypto,
+            nodes,
+            beacon,
+            submitted: BTreeSet::new(),
+            accepted: BTreeSet::new(),
+            checker,
+            recorder,
+            out: Vec::new(),
+            expected_live,
+        })
     }
 
     /// The index of the next record.
@@ -367,15 +461,51 @@ impl Driver {
         let local = at_ms.saturating_add_signed(info.skew_ms);
         let sim = self.nodes.get_mut(node).ok_or("unknown node")?;
         self.out.clear();
-        if let NodeInput::Start { role, slot, value } = input
-            && sim.is_up()
-        {
-            self.checker.on_start((self.chain.identifier(*role), *slot), value);
+        match sim {
+            Node::Qbft(sim) => {
+                if let NodeInput::Start { role, slot, value } = input
+                    && sim.is_up()
+                {
+                    self.checker.on_start((self.chain.identifier(*role), *slot), value);
+                }
+                sim.handle(local, input.clone(), &mut self.out);
+            }
+            Node::Duty(d) => {
+                let beacon = self.beacon.as_ref().ok_or("duty node without a beacon chain")?;
+                // An equivocator's second replica sees another (valid) head, so the two
+                // propose different votes.
+                let salt = if info.replica == 1 { info.operator } else { 0 };
+                let ctx = DutyCtx { beacon, at_ms, local, salt };
+                drive_duty_node(d, &ctx, &mut self.checker, input, &mut self.out);
+            }
         }
-        sim.handle(local, input.clone(), &mut self.out);
         for o in &self.out {
-            if let NodeOutput::Decided { key, round, value, commit } = o {
-                self.checker.on_decided(step, at_ms, node, honest, *key, *round, value, commit);
+            match o {
+                NodeOutput::Decided { key, round, value, commit } => {
+                    self.checker.on_decided(step, at_ms, node, honest, *key, *round, value, commit);
+                }
+                NodeOutput::Submit(s) => {
+                    let Some(beacon) = self.beacon.as_mut() else { continue };
+                    let root = s.root();
+                    let res = if self.accepted.contains(&root) {
+                        Ok(())
+                    } else {
+                        runners::submit(beacon, at_ms, s)
+                    };
+                    match res {
+                        Ok(()) => {
+                            self.accepted.insert(root);
+                            if let Some(item) = runners::submitted_item(s) {
+                                self.submitted.insert((node, item));
+                            }
+                        }
+                        Err(e) => self.checker.on_bad_submission(step, at_ms, node, &e),
+                    }
+                }
+                NodeOutput::SignedAttestation { validator, attestation } => {
+                    self.checker.on_signed(step, at_ms, node, honest, *validator, attestation);
+                }
+                NodeOutput::Broadcast(_) | NodeOutput::Request { .. } => {}
             }
         }
         let d = digest(&self.out);
@@ -389,12 +519,94 @@ impl Driver {
     /// A serialization failure.
     pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
         let step = self.step();
-        self.checker.check_liveness(step, at_ms, slot, &self.expected_live);
+        if let Some(beacon) = &self.beacon {
+            let due = runners::committee_duty(beacon, slot).map(|d| runners::due_items(&d));
+            self.checker.check_duty_liveness(
+                step,
+                at_ms,
+                slot,
+                due.as_deref().unwrap_or_default(),
+                &self.expected_live,
+                &self.submitted,
+            );
+        } else {
+            self.checker.check_liveness(step, at_ms, slot, &self.expected_live);
+        }
         self.recorder.deadline(at_ms, slot)
     }
 
     /// The first violation so far.
     pub fn violation(&self) -> Option<&Violation> {
         self.checker.violation.as_ref()
+    }
+}
+
+/// What a duty node's input is handled against.
+struct DutyCtx<'a> {
+    beacon: &'a Beacon,
+    /// True time, Unix ms (the beacon node's clock).
+    at_ms: UnixMillis,
+    /// The node's clock.
+    local: UnixMillis,
+    /// Non-zero: the head root is salted with it (an equivocator's second replica).
+    salt: u64,
+}
+
+/// Feeds one recorded input to a duty node: beacon answers are computed from the chain at
+/// true time; the node runs at its own clock.
+fn drive_duty_node(
+    d: &mut DutyNode,
+    ctx: &DutyCtx<'_>,
+    checker: &mut Checker,
+    input: &NodeInput,
+    out: &mut Vec<NodeOutput>,
+) {
+    let DutyCtx { beacon, at_ms, local, salt } = *ctx;
+    use ssv_core::runner::Response;
+    use ssv_core::types::BeaconVote;
+    use ssv_core::types::ssz::Encode;
+    match input {
+        NodeInput::CommitteeDuty { slot } => {
+            if let Some(duty) = runners::committee_duty(beacon, *slot) {
+                d.start(local, duty, out);
+            }
+        }
+        NodeInput::Beacon { id, slot, lag, failed } => {
+            let response = if *failed {
+                Response::Failed("beacon node error (simulated)".into())
+            } else {
+                match beacon.attestation_data(at_ms, *slot, 0) {
+                    Ok(mut data) => {
+                        if *lag > 0 {
+                            data.beacon_block_root = beacon.block_root(slot.saturating_sub(*lag));
+                        }
+                        if salt != 0 {
+                            let root = data.beacon_block_root;
+                            data.beacon_block_root = Sha256::new()
+                                .chain_update(root)
+                                .chain_update(salt.to_le_bytes())
+                                .finalize()
+                                .into();
+                        }
+                        let vote = BeaconVote {
+                            block_root: data.beacon_block_root,
+                            source: data.source,
+                            target: data.target,
+                        };
+                        if d.is_up() {
+                            checker.on_start((d.identifier(), *slot), &vote.as_ssz_bytes());
+                        }
+                        Response::AttestationData(data)
+                    }
+                    Err(e) => Response::Failed(e.to_string()),
+                }
+            };
+            d.respond(local, *id, response, out);
+        }
+        NodeInput::Message(bytes) => d.receive(local, bytes, out),
+        NodeInput::Timeout => d.timeout(local, out),
+        NodeInput::Crash => d.crash(),
+        NodeInput::Restart => d.restart(),
+        NodeInput::Start { .. } => {}
     }
 }

@@ -30,6 +30,7 @@ enum Event {
     Duty { node: usize, role: DutyRole, slot: Slot },
     Deliver { node: usize, bytes: Arc<Vec<u8>> },
     Timer { node: usize },
+    Beacon { node: usize, id: u64, slot: Slot, failed: bool },
     Deadline(Slot),
     Crash(u64),
     Restart(u64),
@@ -67,6 +68,11 @@ pub struct RunReport {
     pub nodes: NodeStats,
     /// Honest nodes that must be live after the heal.
     pub live_nodes: usize,
+    /// Duty path: (node, duty item) submissions the chain accepted; every node submits
+    /// each due item.
+    pub submissions: u64,
+    /// Duty path: due (slot, role, validator) items over the run.
+    pub due: u64,
     /// The trace file bytes, when kept.
     pub trace: Option<Vec<u8>>,
 }
@@ -241,9 +247,16 @@ impl World {
                         .saturating_sub(self.options.clock_skew_ms_max);
                     self.push(next, Event::SlotStart(slot + 1));
                 }
+                let roles: Vec<DutyRole> = if !self.options.duty_runners {
+                    self.driver.chain.duties(slot).to_vec()
+                } else if slot >= super::runners::SLOTS_PER_EPOCH {
+                    vec![DutyRole::Committee]
+                } else {
+                    Vec::new()
+                };
                 for node in 0..self.driver.nodes.len() {
                     let skew = self.driver.header.nodes[node].skew_ms;
-                    for role in self.driver.chain.duties(slot) {
+                    for &role in &roles {
                         let offset = match role {
                             DutyRole::Committee => self.options.slot_ms / 3,
                             DutyRole::Proposer(_) => 0,
@@ -259,6 +272,9 @@ impl World {
                 if slot < self.min_duty_slot[node] || (self.erroring[node] && self.rng.chance(333))
                 {
                     return Ok(());
+                }
+                if self.options.duty_runners {
+                    return self.input(node, &NodeInput::CommitteeDuty { slot });
                 }
                 let info = &self.driver.header.nodes[node];
                 let salt = if info.replica == 1 { info.operator * 1_000 + 1 } else { 0 };
@@ -286,6 +302,10 @@ impl World {
                     self.input(node, &NodeInput::Timeout)?;
                 }
             }
+            Event::Beacon { node, id, slot, failed } => {
+                let lag = u64::from(self.lagging[node]);
+                self.input(node, &NodeInput::Beacon { id, slot, lag, failed })?;
+            }
             Event::Deadline(slot) => self.driver.deadline(self.now, slot)?,
             Event::Crash(op) => {
                 for node in self.positions_of(op) {
@@ -308,15 +328,27 @@ impl World {
         self.driver.input(self.now, node, input)?;
         let outs = std::mem::take(&mut self.driver.out);
         for o in &outs {
-            if let NodeOutput::Broadcast(bytes) = o {
-                self.broadcast(node, bytes);
+            match o {
+                NodeOutput::Broadcast(bytes) => self.broadcast(node, bytes),
+                NodeOutput::Request { id, slot } => {
+                    // The node's beacon node answers after a seeded delay; an erroring one
+                    // fails a third of its answers.
+                    let delay = self.rng.range(0, self.options.beacon.slow_ms_max);
+                    let failed = self.erroring[node] && self.rng.chance(333);
+                    let (id, slot) = (*id, *slot);
+                    self.push(self.now + delay, Event::Beacon { node, id, slot, failed });
+                }
+                _ => {}
             }
         }
         self.driver.out = outs;
         let skew = self.driver.header.nodes[node].skew_ms;
+        // A deadline that did not move past a timeout it was just handed is retried a
+        // millisecond later, never at the same instant (no livelock).
+        let floor = if matches!(input, NodeInput::Timeout) { self.now + 1 } else { self.now };
         let due = self.driver.nodes[node]
             .poll_timeout()
-            .map(|t| t.saturating_add_signed(-skew).max(self.now));
+            .map(|t| t.saturating_add_signed(-skew).max(floor));
         if due.is_some() && due != self.timer_at[node] {
             self.timer_at[node] = due;
             if let Some(at) = due {
@@ -331,6 +363,14 @@ impl World {
         let info = self.driver.header.nodes[from].clone();
         match self.behaviours[from] {
             None | Some(Behaviour::Silent) | Some(Behaviour::Equivocate) => {}
+            Some(Behaviour::ConflictingPartials) => {
+                if let Some(bad) = self.conflicting_partials(bytes, info.operator) {
+                    self.send(from, &info, &Arc::new(bad));
+                    if self.byz_rng.chance(500) {
+                        return;
+                    }
+                }
+            }
             Some(Behaviour::BadSignature) => {
                 if self.byz_rng.chance(500) {
                     let bad = corrupt_signature(bytes).unwrap_or_else(|| bytes.to_vec());
@@ -405,6 +445,29 @@ impl World {
         Some(msg.as_ssz_bytes())
     }
 
+    /// A post-consensus message like `bytes` whose every partial signature is replaced by
+    /// a real BLS signature over another root (`None` for other messages).
+    fn conflicting_partials(&mut self, bytes: &[u8], operator: u64) -> Option<Vec<u8>> {
+        let msg = SignedSsvMessage::from_ssz_bytes(bytes).ok()?;
+        if msg.ssv_message.known_msg_type() != Some(MsgType::PartialSignature) {
+            return None;
+        }
+        let mut psig = msg.ssv_message.decode_partial_signatures().ok()?;
+        let key = conflicting_key();
+        let salt = self.byz_rng.next_u64();
+        let mut messages = psig.messages.to_vec();
+        for m in &mut messages {
+            let mut other = m.signing_root;
+            other[..8].copy_from_slice(&salt.to_le_bytes());
+            m.partial_signature = key.sign(&other).to_bytes();
+        }
+        psig.messages = VariableList::new(messages).ok()?;
+        let data = psig.as_ssz_bytes();
+        self.resigned(bytes, operator, |_, m| {
+            m.ssv_message.data = VariableList::new(data).unwrap_or_default();
+        })
+    }
+
     fn send(&mut self, from: usize, info: &NodeInfo, bytes: &Arc<Vec<u8>>) {
         let equivocating = self.behaviours[from] == Some(Behaviour::Equivocate);
         let mut times = std::mem::take(&mut self.times);
@@ -440,7 +503,7 @@ impl World {
             .collect();
         let mut nodes = NodeStats::default();
         for n in &self.driver.nodes {
-            let s = n.stats;
+            let s = n.stats();
             nodes.malformed += s.malformed;
             nodes.bad_signature += s.bad_signature;
             nodes.unroutable += s.unroutable;
@@ -448,6 +511,13 @@ impl World {
             nodes.retried += s.retried;
             nodes.accepted += s.accepted;
         }
+        let submissions = self.driver.submitted.len() as u64;
+        let due = self.driver.beacon.as_ref().map_or(0, |b| {
+            (0..self.options.slots)
+                .filter_map(|s| super::runners::committee_duty(b, s))
+                .map(|d| d.validator_duties.len() as u64)
+                .sum()
+        });
         let violation = self.driver.checker.violation.clone();
         let trace_hash = self.driver.recorder.hash();
         let records = self.driver.recorder.records();
@@ -463,9 +533,17 @@ impl World {
             net: self.net.stats,
             nodes,
             live_nodes,
+            submissions,
+            due,
             trace: (keep && !bytes.is_empty()).then_some(bytes),
         }
     }
+}
+
+/// The BLS key a conflicting-partials byzantine operator signs other roots with.
+fn conflicting_key() -> &'static ssv_core::crypto::bls::SecretKey {
+    static KEY: std::sync::OnceLock<ssv_core::crypto::bls::SecretKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| crate::chain::keys::derive_secret_key(u64::MAX, 0))
 }
 
 /// Flips the first byte of the first signature.
