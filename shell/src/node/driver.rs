@@ -43,11 +43,10 @@ use ssv_core::crypto::signing::BeaconDomainType;
 use ssv_core::qbft::{
     CUT_OFF_ROUND, CommitteeMember, Controller, OperatorSigner, QbftConfig, QbftError,
     RoundRobinProposer, SignError, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, UnixMillis,
-    ValueCheckError,
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, SlashingProtection, Submission,
+    RunnerValueCheck, SignRequest, Submission,
 };
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{
@@ -59,9 +58,13 @@ use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
+mod validators;
+
+pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
+
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
-use crate::beacon::types::{AttesterDuty, SyncDuty};
+use crate::beacon::types::{AttesterDuty, ProposerDuty, SyncDuty};
 use crate::metrics::{DutyLabels, Metrics};
 use crate::slashing_protection::SlashingDatabase;
 use crate::store::{ExecutorId, NodeStore, StoreError, ValidatorMetadata};
@@ -211,26 +214,6 @@ impl OperatorSigner for SharedRsaSigner {
     }
 }
 
-/// The value check's slashing lookup. The slashing database has no read-only query yet,
-/// so proposals are not pre-checked; the atomic check-and-insert before each signature
-/// (see the module doc) is what keeps the node from signing slashable data.
-#[derive(Debug, Clone, Copy)]
-struct CheckedAtSigning;
-
-impl SlashingProtection for CheckedAtSigning {
-    fn check_attestation(
-        &self,
-        _: &BlsPublicKeyBytes,
-        _: &AttestationData,
-    ) -> Result<(), ValueCheckError> {
-        Ok(())
-    }
-
-    fn check_block(&self, _: &BlsPublicKeyBytes, _: Slot) -> Result<(), ValueCheckError> {
-        Ok(())
-    }
-}
-
 /// The duty context the committee's runner factory reads when a duty starts.
 #[derive(Debug, Clone, Copy, Default)]
 struct DutyContext {
@@ -256,10 +239,43 @@ struct CommitteeState {
 
 /// What spawned work reports back to the loop.
 enum Event {
-    Duties { epoch: Epoch, attester: Vec<AttesterDuty>, sync: Vec<SyncDuty> },
-    DutiesFailed { epoch: Epoch, reason: String },
-    AttestationData { slot: Slot, data: AttestationData },
-    Response { committee: CommitteeId, id: u64, response: Response },
+    Duties {
+        epoch: Epoch,
+        attester: Vec<AttesterDuty>,
+        sync: Vec<SyncDuty>,
+    },
+    ProposerDuties {
+        duties: Vec<ProposerDuty>,
+    },
+    DutiesFailed {
+        epoch: Epoch,
+        reason: String,
+    },
+    AttestationData {
+        slot: Slot,
+        data: AttestationData,
+    },
+    Response {
+        target: Target,
+        id: u64,
+        response: Response,
+    },
+    /// A validator request to serve now (at two thirds of its slot).
+    Deferred {
+        validator: ValidatorIndex,
+        id: u64,
+        request: Request,
+    },
+    StartExit {
+        validator: ValidatorIndex,
+    },
+}
+
+/// Whose request an answer is for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Committee(CommitteeId),
+    Validator(ValidatorIndex),
 }
 
 /// A node's duty driver. Build with [`Driver::new`], then [`Driver::run`].
@@ -273,6 +289,14 @@ pub struct Driver {
     requested_epochs: BTreeSet<Epoch>,
     scheduled_slots: BTreeSet<Slot>,
     attestation_data: BTreeMap<Slot, AttestationData>,
+    /// Validator-level runners by validator index.
+    vals: BTreeMap<ValidatorIndex, validators::ValidatorState>,
+    /// Validator-level duties by slot, keyed by (validator, role).
+    validator_duties: BTreeMap<Slot, BTreeMap<(ValidatorIndex, u64), ValidatorDuty>>,
+    /// The slot of the start-up registrations (set at the first slot).
+    startup_registration: Option<Slot>,
+    /// The last slot whose validator duties started.
+    started_slot: Option<Slot>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
 }
@@ -392,6 +416,7 @@ impl Driver {
 
         let mut committees = BTreeMap::new();
         let mut validators = BTreeMap::new();
+        let mut vals = BTreeMap::new();
         let verifier = CachedRsaVerifier::default();
         for (ids, shares) in groups {
             let cid = CommitteeId::from_operators(&ids);
@@ -417,6 +442,17 @@ impl Driver {
             let mut by_index = BTreeMap::new();
             let mut secrets = BTreeMap::new();
             for (share, secret) in shares {
+                vals.insert(
+                    share.validator_index,
+                    validators::build_validator(
+                        &ctx,
+                        &member,
+                        share.clone(),
+                        secret.clone(),
+                        committee_topic(&cid),
+                        &verifier,
+                    ),
+                );
                 validators.insert(share.validator_index, cid);
                 secrets.insert(share.share_pub_key, secret);
                 by_index.insert(share.validator_index, share);
@@ -451,6 +487,10 @@ impl Driver {
             requested_epochs: BTreeSet::new(),
             scheduled_slots: BTreeSet::new(),
             attestation_data: BTreeMap::new(),
+            vals,
+            validator_duties: BTreeMap::new(),
+            startup_registration: None,
+            started_slot: None,
             events_tx,
             events_rx,
         })
@@ -477,8 +517,12 @@ impl Driver {
         }
         loop {
             let next_slot_at = net.slot_start(slot.saturating_add(1));
-            let timeout_at =
-                self.committees.values().filter_map(|c| c.committee.poll_timeout()).min();
+            let timeout_at = self
+                .committees
+                .values()
+                .filter_map(|c| c.committee.poll_timeout())
+                .chain(self.vals.values().filter_map(|v| v.validator.poll_timeout()))
+                .min();
             let until = |t: UnixMillis| {
                 let wait = t.saturating_sub(now_ms());
                 tokio::time::sleep(Duration::from_millis(wait))
@@ -531,7 +575,20 @@ impl Driver {
                     }
                 })
             });
+            let beacon = Arc::clone(&self.ctx.beacon);
+            self.spawn_event(async move {
+                match beacon.proposer_duties(e).await {
+                    Ok(d) => Some(Event::ProposerDuties { duties: d.data }),
+                    Err(err) => {
+                        tracing::warn!(epoch = e, error = %err, "proposer duties fetch failed");
+                        None
+                    }
+                }
+            });
         }
+        self.started_slot = Some(slot);
+        self.start_validator_duties(slot);
+        self.prune_validators(slot);
         self.schedule_slot(slot);
         // Forget what is past.
         let keep_from = slot.saturating_sub(RUNNER_RETENTION_SLOTS);
@@ -581,9 +638,23 @@ impl Driver {
                 self.requested_epochs.remove(&epoch);
             }
             Event::AttestationData { slot, data } => self.start_committee_duties(slot, data),
-            Event::Response { committee, id, response } => {
-                self.feed(committee, Input::Response { id, response });
+            Event::Response { target: Target::Committee(cid), id, response } => {
+                self.feed(cid, Input::Response { id, response });
             }
+            Event::Response { target: Target::Validator(vi), id, response } => {
+                self.feed_validator(vi, Input::Response { id, response });
+            }
+            Event::ProposerDuties { duties } => {
+                for d in duties {
+                    let Some(v) = self.vals.get(&d.validator_index) else { continue };
+                    let duty = validators::duty(BeaconRole::Proposer, &v.validator.share, d.slot);
+                    self.add_validator_duty(duty);
+                }
+            }
+            Event::Deferred { validator, id, request } => {
+                self.serve_deferred(validator, id, request);
+            }
+            Event::StartExit { validator } => self.start_exit(validator),
         }
     }
 
@@ -613,7 +684,9 @@ impl Driver {
                 validator_committee_index: d.validator_committee_index,
                 ..base(d.pubkey, d.validator_index, d.slot)
             };
-            self.duties.entry(d.slot).or_default().push(duty);
+            self.duties.entry(d.slot).or_default().push(duty.clone());
+            // Every attester also runs the aggregator role; the selection proof decides.
+            self.add_validator_duty(ValidatorDuty { role: BeaconRole::Aggregator as u64, ..duty });
             added = added.saturating_add(1);
         }
         for d in sync {
@@ -633,7 +706,11 @@ impl Driver {
                         .unwrap_or_default(),
                     ..base(d.pubkey, d.validator_index, slot)
                 };
-                self.duties.entry(slot).or_default().push(duty);
+                self.duties.entry(slot).or_default().push(duty.clone());
+                self.add_validator_duty(ValidatorDuty {
+                    role: BeaconRole::SyncCommitteeContribution as u64,
+                    ..duty
+                });
                 added = added.saturating_add(1);
             }
         }
@@ -680,9 +757,10 @@ impl Driver {
             .keys()
             .find(|cid| cid.message_id_belongs(&msg.ssv_message.msg_id))
             .copied();
-        // Validator-role messages have no runner yet (see the module doc of `node`).
-        let Some(cid) = cid else { return };
-        self.feed(cid, Input::Message(msg));
+        match cid {
+            Some(cid) => self.feed(cid, Input::Message(msg)),
+            None => self.on_validator_message(msg),
+        }
     }
 
     fn on_timeout(&mut self) {
@@ -696,6 +774,7 @@ impl Driver {
         for cid in due {
             self.feed(cid, Input::Timeout);
         }
+        self.on_validator_timeouts();
     }
 
     /// Handles `input` and everything it leads to inline (own broadcasts, cached data),
@@ -730,18 +809,7 @@ impl Driver {
 
     fn on_rejected(&mut self, cid: CommitteeId, e: &RunnerError, msg: Option<SignedSsvMessage>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
-        let early = matches!(
-            e,
-            RunnerError::NoRunnerForSlot
-                | RunnerError::NoDecidedValue
-                | RunnerError::NoRunningDuty
-                | RunnerError::Qbft(
-                    QbftError::NoProposalForCurrentRound
-                        | QbftError::WrongMessageRound
-                        | QbftError::FutureMessage
-                        | QbftError::InstanceNotFound
-                )
-        );
+        let early = is_early(e);
         match msg {
             Some(m) if early => {
                 let slot = message_slot(&m).unwrap_or(0);
@@ -803,7 +871,11 @@ impl Driver {
                                 Ok(d) => Response::AttestationData(d),
                                 Err(e) => Response::Failed(e.to_string()),
                             };
-                            let _ = tx.send(Event::Response { committee: cid, id, response });
+                            let _ = tx.send(Event::Response {
+                                target: Target::Committee(cid),
+                                id,
+                                response,
+                            });
                         });
                     }
                 }
@@ -826,39 +898,61 @@ impl Driver {
                                 })
                                 .inc();
                         }
-                        let _ = tx.send(Event::Response { committee: cid, id, response });
+                        let _ = tx.send(Event::Response {
+                            target: Target::Committee(cid),
+                            id,
+                            response,
+                        });
                     });
                 }
                 Output::Request { id, request } => {
-                    // Validator-level requests: no validator runner is driven yet.
-                    tracing::warn!(?request, "request not driven yet");
+                    // Validator-level requests come from the validator routers only.
+                    tracing::warn!(?request, "request a committee runner does not make");
                     queue.push_front(Input::Response {
                         id,
-                        response: Response::Failed("not supported by this driver yet".into()),
+                        response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => {
-                    let beacon = Arc::clone(&self.ctx.beacon);
-                    let net = Arc::clone(&self.ctx.network);
-                    let metrics = self.ctx.metrics.clone();
-                    tokio::spawn(async move {
-                        let res = submit(&beacon, &net, &s).await;
-                        let outcome = if res.is_ok() { "success" } else { "failed" };
-                        if let Err(e) = res {
-                            tracing::warn!(error = %e, "submission refused");
-                        }
-                        metrics
-                            .duties
-                            .get_or_create(&DutyLabels {
-                                role: "committee".into(),
-                                outcome: outcome.into(),
-                            })
-                            .inc();
-                    });
-                }
+                Output::Submit(s) => spawn_submit(&self.ctx, s, "committee"),
             }
         }
     }
+}
+
+/// Submits `s` in a spawned task and counts the outcome under `role`.
+fn spawn_submit(ctx: &DriverContext, s: Submission, role: &'static str) {
+    let beacon = Arc::clone(&ctx.beacon);
+    let net = Arc::clone(&ctx.network);
+    let metrics = ctx.metrics.clone();
+    tokio::spawn(async move {
+        let res = submit(&beacon, &net, &s).await;
+        tracing::debug!(what = ?std::mem::discriminant(&s), ok = res.is_ok(), "submitted");
+        let outcome = if res.is_ok() { "success" } else { "failed" };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "submission refused");
+        }
+        metrics
+            .duties
+            .get_or_create(&DutyLabels { role: role.into(), outcome: outcome.into() })
+            .inc();
+    });
+}
+
+/// Whether a message rejected with `e` may be accepted later (it came before its
+/// proposal, duty or decision).
+fn is_early(e: &RunnerError) -> bool {
+    matches!(
+        e,
+        RunnerError::NoRunnerForSlot
+            | RunnerError::NoDecidedValue
+            | RunnerError::NoRunningDuty
+            | RunnerError::Qbft(
+                QbftError::NoProposalForCurrentRound
+                    | QbftError::WrongMessageRound
+                    | QbftError::FutureMessage
+                    | QbftError::InstanceNotFound
+            )
+    )
 }
 
 /// The slot (height) a committee message is for.
@@ -918,10 +1012,7 @@ async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> R
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(std::slice::from_ref(m)).await
         }
-        // Validator-level duties are not driven yet (see the module doc of `node`).
-        other => {
-            return Err(format!("submission not driven yet: {:?}", std::mem::discriminant(other)));
-        }
+        other => return validators::submit_validator(beacon, net, other).await,
     };
     res.map_err(|e| e.to_string())
 }
@@ -934,6 +1025,7 @@ fn runner_factory(
     verifier: &CachedRsaVerifier,
 ) -> ssv_core::runner::CreateRunner {
     let network = Arc::clone(&ctx.network);
+    let ctx = ctx.clone();
     let key = Arc::clone(&ctx.operator_key);
     let member = member.clone();
     let duty_context = Arc::clone(duty_context);
@@ -943,7 +1035,7 @@ fn runner_factory(
         let config = Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
             value_check: Box::new(RunnerValueCheck::BeaconVote {
-                protection: Arc::new(CheckedAtSigning),
+                protection: Arc::new(validators::DbProtection(Arc::clone(&ctx.slashing))),
                 slot: dc.slot,
                 share_pub_keys: shares.values().map(|s| s.share_pub_key).collect(),
                 expected_source: dc.expected_source,
