@@ -446,10 +446,6 @@ fn due_contributions(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_validator_duties_against_the_simulator() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
     let records_dir = tempfile::tempdir().unwrap();
     // Genesis five epochs ago: with this seed one of ours proposes at slot 23.
     let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
@@ -472,13 +468,6 @@ async fn four_nodes_complete_validator_duties_against_the_simulator() {
     server.stop();
 
     let recs = records(records_dir.path());
-    for r in &recs {
-        eprintln!(
-            "REC {} {}",
-            r["route"],
-            r["body"].to_string().chars().take(150).collect::<String>()
-        );
-    }
     let by_route = |route: &str| -> Vec<&Value> {
         recs.iter().filter(|r| r["route"] == route).map(|r| &r["body"]).collect()
     };

@@ -235,6 +235,8 @@ struct CommitteeState {
     highest_decided: Option<Slot>,
     /// Decided beacon votes by slot (for slashing checks of the signatures that follow).
     decided_votes: BTreeMap<Slot, BeaconVote>,
+    /// Slots whose attestations or sync messages the beacon node accepted.
+    submitted: BTreeSet<Slot>,
 }
 
 /// What spawned work reports back to the loop.
@@ -268,6 +270,11 @@ enum Event {
     },
     StartExit {
         validator: ValidatorIndex,
+    },
+    /// The beacon node accepted a committee submission of `slot`.
+    Submitted {
+        committee: CommitteeId,
+        slot: Slot,
     },
 }
 
@@ -475,6 +482,7 @@ impl Driver {
                     retry: VecDeque::new(),
                     highest_decided: highest.get(&executor).copied(),
                     decided_votes: BTreeMap::new(),
+                    submitted: BTreeSet::new(),
                 },
             );
         }
@@ -599,6 +607,7 @@ impl Driver {
         for c in self.committees.values_mut() {
             c.committee.runners.retain(|s, _| *s >= keep_from);
             c.decided_votes.retain(|s, _| *s >= keep_from);
+            c.submitted.retain(|s| *s >= keep_from);
             c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
         }
     }
@@ -655,6 +664,11 @@ impl Driver {
                 self.serve_deferred(validator, id, request);
             }
             Event::StartExit { validator } => self.start_exit(validator),
+            Event::Submitted { committee, slot } => {
+                if let Some(c) = self.committees.get_mut(&committee) {
+                    c.submitted.insert(slot);
+                }
+            }
         }
     }
 
@@ -913,20 +927,39 @@ impl Driver {
                         response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => spawn_submit(&self.ctx, s, "committee"),
+                Output::Submit(s) => {
+                    let slot = match &s {
+                        Submission::Attestation(a) => Some(a.data.slot),
+                        Submission::SingleAttestation(a) => Some(a.data.slot),
+                        Submission::SyncCommitteeMessage(m) => Some(m.slot),
+                        _ => None,
+                    };
+                    let notify = slot.map(|slot| (self.events_tx.clone(), cid, slot));
+                    spawn_submit(&self.ctx, s, "committee", notify);
+                }
             }
         }
     }
 }
 
 /// Submits `s` in a spawned task and counts the outcome under `role`.
-fn spawn_submit(ctx: &DriverContext, s: Submission, role: &'static str) {
+/// `notify` gets [`Event::Submitted`] once the beacon node accepted `s`.
+fn spawn_submit(
+    ctx: &DriverContext,
+    s: Submission,
+    role: &'static str,
+    notify: Option<(mpsc::UnboundedSender<Event>, CommitteeId, Slot)>,
+) {
     let beacon = Arc::clone(&ctx.beacon);
     let net = Arc::clone(&ctx.network);
     let metrics = ctx.metrics.clone();
     tokio::spawn(async move {
         let res = submit(&beacon, &net, &s).await;
-        tracing::debug!(what = ?std::mem::discriminant(&s), ok = res.is_ok(), "submitted");
+        if res.is_ok()
+            && let Some((tx, committee, slot)) = notify
+        {
+            let _ = tx.send(Event::Submitted { committee, slot });
+        }
         let outcome = if res.is_ok() { "success" } else { "failed" };
         if let Err(e) = res {
             tracing::warn!(error = %e, "submission refused");

@@ -4,8 +4,8 @@
 //! # Timing (as the Go node)
 //! Proposer, aggregator and contribution duties start at the start of their slot (the
 //! pre-consensus signatures are exchanged at once); the aggregate and the contributions
-//! are fetched at two thirds of the slot, when the committee's attestations and sync
-//! messages are in the beacon node's pools. Registrations run for every validator at the
+//! are fetched at two thirds of the slot, or later once the node's committee submitted
+//! the slot's attestations and sync messages (so the beacon node's pools hold them). Registrations run for every validator at the
 //! first slot of the epoch after the driver started, and every [`REGISTRATION_EPOCHS`] epochs at the slot
 //! `index mod (REGISTRATION_EPOCHS · slots per epoch)`. Exits run when asked through
 //! [`DriverHandle::start_exit`].
@@ -483,7 +483,7 @@ impl Driver {
                         response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => super::spawn_submit(&self.ctx, s, "validator"),
+                Output::Submit(s) => super::spawn_submit(&self.ctx, s, "validator", None),
             }
         }
     }
@@ -493,6 +493,28 @@ impl Driver {
     /// synced), else from the beacon node's attestation data.
     pub(super) fn serve_deferred(&mut self, vi: ValidatorIndex, id: u64, request: Request) {
         let net = Arc::clone(&self.ctx.network);
+        // The pools hold the slot's attestations and sync messages once the committee
+        // submitted them; wait for that (a slow committee) until a third into the next slot.
+        let slot = match &request {
+            Request::AggregateAndProof { slot, .. }
+            | Request::SyncCommitteeContributions { slot, .. } => *slot,
+            _ => 0,
+        };
+        let submitted = self
+            .validators
+            .get(&vi)
+            .and_then(|cid| self.committees.get(cid))
+            .is_some_and(|c| c.submitted.contains(&slot));
+        let give_up = net.slot_start(slot.saturating_add(1)).saturating_add(net.slot_ms / 3);
+        if !submitted && now_ms() < give_up {
+            let tx = self.events_tx.clone();
+            let step = (net.slot_ms / 20).max(1);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(step)).await;
+                let _ = tx.send(Event::Deferred { validator: vi, id, request });
+            });
+            return;
+        }
         let beacon = Arc::clone(&self.ctx.beacon);
         let tx = self.events_tx.clone();
         let vote = |slot: Slot| {
