@@ -45,6 +45,10 @@ const SLOTS_PER_EPOCH: u64 = 4;
 const DOMAIN: DomainType = DomainType::JATO_TESTNET;
 const NETWORK: &str = "devnet";
 
+/// Cluster tests run one at a time: each runs 1-second slots against the wall clock, and
+/// three clusters of four nodes at once starve each other of CPU on a small machine.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
@@ -280,6 +284,7 @@ async fn stop(nodes: BTreeMap<OperatorId, Node>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
+    let _serial = SERIAL.lock().await;
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let cluster = cluster();
@@ -316,6 +321,7 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
+    let _serial = SERIAL.lock().await;
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let url = server.url();
@@ -446,6 +452,7 @@ fn due_contributions(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_validator_duties_against_the_simulator() {
+    let _serial = SERIAL.lock().await;
     let records_dir = tempfile::tempdir().unwrap();
     // Genesis five epochs ago: with this seed one of ours proposes at slot 23.
     let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;

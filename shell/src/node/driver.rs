@@ -1,34 +1,41 @@
-//! The duty driver: one tokio task per node that runs `ssv-core`'s committee runners
-//! against a beacon node and the P2P network.
+//! The duty driver: one tokio task per node that runs `ssv-core`'s committee runners and
+//! validator routers against a beacon node and the P2P network.
 //!
 //! # Event loop
 //! One task owns every [`Committee`] (one per distinct operator set among the node's
-//! shares) and feeds it, in order: messages from the [`Transport`] inbox, answers of the
-//! requests it made, QBFT timeouts at `poll_timeout`, and slot ticks. Work that blocks
-//! (Beacon API calls, slashing-database writes, BLS signing, decided-message writes) runs
-//! in spawned tasks that send their result back as an event, so the loop never waits on
-//! IO.
+//! shares) and one [`ssv_core::runner::Validator`] per share (proposer, aggregator,
+//! sync-committee contribution, registration and exit runners; see [`validators`]), and
+//! feeds them, in order: messages from the [`Transport`] inbox (committee messages to
+//! their committee, validator-role messages to their validator), answers of the requests
+//! they made, QBFT timeouts at `poll_timeout`, and slot ticks. Work that blocks (Beacon
+//! API calls, slashing-database writes, BLS signing, decided-message writes) runs in
+//! spawned tasks that send their result back as an event, so the loop never waits on IO.
 //!
 //! # Timing (as the Go node)
-//! Attester and sync-committee duties are fetched per epoch (the current and the next) for
-//! the validators whose shares the node holds. At one third of a slot with duties the
-//! driver fetches attestation data once, starts the committee duty with the data's source
-//! and target as the expected checkpoints, and answers the runner's data request with it.
-//! Round deadlines are slot-relative ([`SlotRelativeTimeouts`], first round at 1/3 slot).
+//! Attester, sync-committee and proposer duties are fetched per epoch (the current and
+//! the next) for the validators whose shares the node holds. At one third of a slot with
+//! duties the driver fetches attestation data once, starts the committee duty with the
+//! data's source and target as the expected checkpoints, and answers the runner's data
+//! request with it. Round deadlines are slot-relative ([`SlotRelativeTimeouts`], first
+//! round at 1/3 slot). Validator-level timing is in [`validators`].
 //!
 //! # Safety
-//! Every BLS signature with a share key is made only after
+//! Every attestation signature with a share key is made only after
 //! [`SlashingDatabase::check_and_insert_attestation`] accepted it for that share public
-//! key (attestations; source and target come from the value the runner just decided); a
-//! refused request is answered [`Response::Failed`] and nothing is signed. Decided
-//! messages and the highest decided height per executor are written to the node store; a
-//! restarted node starts no committee duty at or below its highest decided slot.
+//! key (source and target come from the value the runner just decided), every block
+//! signature only after [`SlashingDatabase::check_and_insert_block`] did; a refused
+//! request is answered [`Response::Failed`] and nothing in it is signed (the runner takes
+//! one answer per request, so one refused item fails the whole request). The value checks
+//! consult the database read-only before a value is decided ([`validators::DbProtection`]).
+//! Decided messages and the highest decided height per executor are written to the node
+//! store; a restarted node starts no committee duty at or below its highest decided slot.
 //!
 //! # Early messages
 //! The core drops a prepare or commit that arrives before its proposal, and messages for a
 //! slot whose duty has not started yet, exactly as the spec does. The Go node keeps them in
-//! its message queue; here each committee keeps up to [`RETRY_QUEUE_MAX`] of them and
-//! retries them after every accepted input, until their slot is over.
+//! its message queue; here each committee and each validator keeps up to
+//! [`RETRY_QUEUE_MAX`] of them and retries them after every accepted input, until their
+//! slot is over.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -58,7 +65,7 @@ use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
-mod validators;
+pub mod validators;
 
 pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
 

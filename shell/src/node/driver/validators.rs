@@ -78,7 +78,7 @@ impl DriverHandle {
 /// The slashing lookup of the value checks, over the node's slashing database (read
 /// transactions only; the atomic check-and-insert happens before each signature).
 #[derive(Debug, Clone)]
-pub(super) struct DbProtection(pub(super) Arc<SlashingDatabase>);
+pub struct DbProtection(pub Arc<SlashingDatabase>);
 
 impl SlashingProtection for DbProtection {
     fn check_attestation(
@@ -265,14 +265,19 @@ impl Driver {
         if duty.slot < now_slot || !self.vals.contains_key(&duty.validator_index) {
             return;
         }
-        let slot = duty.slot;
+        if duty.slot == now_slot && self.started_slot >= Some(now_slot) {
+            // The slot's duties already started: start this one now.
+            let validator = duty.validator_index;
+            self.feed_validator(
+                validator,
+                Input::StartDuty(ssv_core::runner::Duty::Validator(duty)),
+            );
+            return;
+        }
         self.validator_duties
-            .entry(slot)
+            .entry(duty.slot)
             .or_default()
             .insert((duty.validator_index, duty.role), duty);
-        if slot == now_slot && self.started_slot >= Some(slot) {
-            self.start_validator_duties(slot);
-        }
     }
 
     /// Starts the queued validator duties of `slot`, plus the registrations due then.
@@ -662,7 +667,7 @@ async fn contributions(
     for (proof, subnet) in proofs.iter().zip(subnets) {
         match beacon.sync_committee_contribution(slot, *subnet, &root).await {
             Ok(contribution) => {
-                list.push(Contribution { selection_proof_sig: *proof, contribution })
+                list.push(Contribution { selection_proof_sig: *proof, contribution });
             }
             Err(e) => tracing::warn!(slot, subnet, error = %e, "no contribution"),
         }
