@@ -242,7 +242,7 @@ struct CommitteeState {
     highest_decided: Option<Slot>,
     /// Decided beacon votes by slot (for slashing checks of the signatures that follow).
     decided_votes: BTreeMap<Slot, BeaconVote>,
-    /// Slots whose attestations or sync messages the beacon node accepted.
+    /// Slots whose attestations and sync messages were submitted (and answered).
     submitted: BTreeSet<Slot>,
 }
 
@@ -278,7 +278,7 @@ enum Event {
     StartExit {
         validator: ValidatorIndex,
     },
-    /// The beacon node accepted a committee submission of `slot`.
+    /// The committee's submissions of `slot` were answered.
     Submitted {
         committee: CommitteeId,
         slot: Slot,
@@ -849,6 +849,7 @@ impl Driver {
     fn execute(&mut self, cid: CommitteeId, out: Vec<Output>, queue: &mut VecDeque<Input>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let mut decided_in_batch: Option<(Slot, BeaconVote)> = None;
+        let mut submissions = Vec::new();
         for o in out {
             match o {
                 Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
@@ -934,47 +935,54 @@ impl Driver {
                         response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => {
-                    let slot = match &s {
-                        Submission::Attestation(a) => Some(a.data.slot),
-                        Submission::SingleAttestation(a) => Some(a.data.slot),
-                        Submission::SyncCommitteeMessage(m) => Some(m.slot),
-                        _ => None,
-                    };
-                    let notify = slot.map(|slot| (self.events_tx.clone(), cid, slot));
-                    spawn_submit(&self.ctx, s, "committee", notify);
-                }
+                Output::Submit(s) => submissions.push(s),
             }
+        }
+        if !submissions.is_empty() {
+            spawn_submit(&self.ctx, submissions, "committee", Some((self.events_tx.clone(), cid)));
         }
     }
 }
 
 /// Submits `s` in a spawned task and counts the outcome under `role`.
-/// `notify` gets [`Event::Submitted`] once the beacon node accepted `s`.
+/// Submits `batch` (one input's submissions) concurrently in a spawned task and counts
+/// each outcome under `role`; then `notify` gets [`Event::Submitted`] for each slot of the
+/// batch's attestations and sync messages (the pools hold all of them by then).
 fn spawn_submit(
     ctx: &DriverContext,
-    s: Submission,
+    batch: Vec<Submission>,
     role: &'static str,
-    notify: Option<(mpsc::UnboundedSender<Event>, CommitteeId, Slot)>,
+    notify: Option<(mpsc::UnboundedSender<Event>, CommitteeId)>,
 ) {
     let beacon = Arc::clone(&ctx.beacon);
     let net = Arc::clone(&ctx.network);
     let metrics = ctx.metrics.clone();
     tokio::spawn(async move {
-        let res = submit(&beacon, &net, &s).await;
-        if res.is_ok()
-            && let Some((tx, committee, slot)) = notify
-        {
+        let results =
+            futures::future::join_all(batch.iter().map(|s| submit(&beacon, &net, s))).await;
+        for res in &results {
+            let outcome = if res.is_ok() { "success" } else { "failed" };
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "submission refused");
+            }
+            metrics
+                .duties
+                .get_or_create(&DutyLabels { role: role.into(), outcome: outcome.into() })
+                .inc();
+        }
+        let Some((tx, committee)) = notify else { return };
+        let slots: BTreeSet<Slot> = batch
+            .iter()
+            .filter_map(|s| match s {
+                Submission::Attestation(a) => Some(a.data.slot),
+                Submission::SingleAttestation(a) => Some(a.data.slot),
+                Submission::SyncCommitteeMessage(m) => Some(m.slot),
+                _ => None,
+            })
+            .collect();
+        for slot in slots {
             let _ = tx.send(Event::Submitted { committee, slot });
         }
-        let outcome = if res.is_ok() { "success" } else { "failed" };
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "submission refused");
-        }
-        metrics
-            .duties
-            .get_or_create(&DutyLabels { role: role.into(), outcome: outcome.into() })
-            .inc();
     });
 }
 

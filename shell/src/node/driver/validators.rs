@@ -488,7 +488,7 @@ impl Driver {
                         response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => super::spawn_submit(&self.ctx, s, "validator", None),
+                Output::Submit(s) => super::spawn_submit(&self.ctx, vec![s], "validator", None),
             }
         }
     }
