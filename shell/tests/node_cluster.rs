@@ -157,6 +157,16 @@ fn open_retrying<T, E: std::fmt::Debug>(mut f: impl FnMut() -> Result<T, E>) -> 
 }
 
 async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &LoopbackHub) -> Node {
+    start_node_with(cluster, id, url, hub, None).await
+}
+
+async fn start_node_with(
+    cluster: &Cluster,
+    id: OperatorId,
+    url: &str,
+    hub: &LoopbackHub,
+    builder_boost_factor: Option<u64>,
+) -> Node {
     let dir = &cluster.dirs[&id];
     let beacon =
         Arc::new(BeaconClient::new(&[url], Timeouts::for_slot(Duration::from_secs(2))).unwrap());
@@ -177,7 +187,7 @@ async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &Loopback
         transport: Arc::new(transport),
         metrics: Metrics::new(),
     };
-    let driver = Driver::new(ctx).await.unwrap();
+    let driver = Driver::new(ctx).await.unwrap().with_builder_boost_factor(builder_boost_factor);
     assert_eq!(driver.validator_indices(), OURS.to_vec(), "operator {id} loaded every share");
     let handle = driver.handle();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -539,4 +549,36 @@ async fn four_nodes_complete_validator_duties_against_the_simulator() {
         .collect();
     let missing: Vec<_> = due_contribs.difference(&contribs).collect();
     assert!(missing.is_empty(), "contributions not accepted: {missing:?} (accepted {contribs:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blinded_proposal_is_signed_and_published_on_the_blinded_route() {
+    let _serial = SERIAL.lock().await;
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
+    let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        // The simulator serves the blinded block when the builder is favoured.
+        let node = start_node_with(&cluster, id, &server.url(), &hub, Some(200)).await;
+        nodes.insert(id, node);
+    }
+    let window = 5 * SLOTS_PER_EPOCH + 2..=5 * SLOTS_PER_EPOCH + 3;
+    let due_blocks = our_proposals(&chain, &window);
+    assert!(!due_blocks.is_empty(), "the window has a proposal of ours");
+    sleep_until_ms(slot_start(genesis, window.end() + 2)).await;
+    stop(nodes).await;
+    server.stop();
+
+    let recs = records(records_dir.path());
+    let blocks = |route: &str| -> Pairs {
+        recs.iter()
+            .filter(|r| r["route"] == route)
+            .map(|r| (num(&r["body"]["proposer_index"]), num(&r["body"]["slot"])))
+            .collect()
+    };
+    assert_eq!(blocks("/eth/v2/beacon/blinded_blocks"), due_blocks, "blinded blocks accepted");
+    assert!(blocks("/eth/v2/beacon/blocks").is_empty(), "no full block");
 }

@@ -311,6 +311,8 @@ pub struct Driver {
     startup_registration: Option<Slot>,
     /// The last slot whose validator duties started.
     started_slot: Option<Slot>,
+    /// `builder_boost_factor` of block production (`None`: the beacon node's default).
+    builder_boost_factor: Option<u64>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
 }
@@ -506,6 +508,7 @@ impl Driver {
             validator_duties: BTreeMap::new(),
             startup_registration: None,
             started_slot: None,
+            builder_boost_factor: None,
             events_tx,
             events_rx,
         })

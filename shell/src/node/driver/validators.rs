@@ -254,6 +254,17 @@ pub(super) fn duty(role: BeaconRole, share: &Share, slot: Slot) -> ValidatorDuty
 }
 
 impl Driver {
+    /// Sets the `builder_boost_factor` of block production (Beacon API
+    /// `produceBlockV3`: 0 asks for a local block, 100 compares builder and local payloads
+    /// evenly, above 100 favours the builder; `None` leaves it to the beacon node). The
+    /// beacon node then returns a full or a blinded block, and the driver publishes it on
+    /// the matching route.
+    #[must_use]
+    pub fn with_builder_boost_factor(mut self, factor: Option<u64>) -> Self {
+        self.builder_boost_factor = factor;
+        self
+    }
+
     /// A handle that starts duties (exits) in this driver once it runs.
     pub fn handle(&self) -> DriverHandle {
         DriverHandle { tx: self.events_tx.clone() }
@@ -463,9 +474,16 @@ impl Driver {
                 } => {
                     let beacon = Arc::clone(&self.ctx.beacon);
                     let tx = self.events_tx.clone();
+                    let boost = self.builder_boost_factor;
                     tokio::spawn(async move {
                         let response = match beacon
-                            .produce_block_v3(slot, &randao_reveal, &graffiti, None, Encoding::Json)
+                            .produce_block_v3(
+                                slot,
+                                &randao_reveal,
+                                &graffiti,
+                                boost,
+                                Encoding::Json,
+                            )
                             .await
                         {
                             Ok(p) => Response::ConsensusData {
