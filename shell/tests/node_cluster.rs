@@ -49,6 +49,14 @@ const NETWORK: &str = "devnet";
 /// three clusters of four nodes at once starve each other of CPU on a small machine.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Logs of the nodes on the test's output, filtered by `RUST_LOG`.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
@@ -295,6 +303,7 @@ async fn stop(nodes: BTreeMap<OperatorId, Node>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let cluster = cluster();
@@ -332,6 +341,7 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
     let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let url = server.url();
@@ -463,6 +473,7 @@ fn due_contributions(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_validator_duties_against_the_simulator() {
     let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     // Genesis five epochs ago: with this seed one of ours proposes at slot 23.
     let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
@@ -480,7 +491,9 @@ async fn four_nodes_complete_validator_duties_against_the_simulator() {
     for n in nodes.values() {
         assert!(n.handle.start_exit(exiting));
     }
-    sleep_until_ms(slot_start(genesis, last + 2)).await;
+    // The last slot's aggregates and contributions finish in the next slot (consensus
+    // starts at two thirds of a slot at the earliest); one more slot of slack.
+    sleep_until_ms(slot_start(genesis, last + 3)).await;
     stop(nodes).await;
     server.stop();
 
@@ -554,6 +567,7 @@ async fn four_nodes_complete_validator_duties_against_the_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_blinded_proposal_is_signed_and_published_on_the_blinded_route() {
     let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
     let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();

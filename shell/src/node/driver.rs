@@ -990,13 +990,14 @@ fn spawn_submit(
 }
 
 /// Whether a message rejected with `e` may be accepted later (it came before its
-/// proposal, duty or decision).
+/// proposal, duty or decision, or while the runner still held an earlier duty).
 fn is_early(e: &RunnerError) -> bool {
     matches!(
         e,
         RunnerError::NoRunnerForSlot
             | RunnerError::NoDecidedValue
             | RunnerError::NoRunningDuty
+            | RunnerError::PartialSigFutureSlot { .. }
             | RunnerError::Qbft(
                 QbftError::NoProposalForCurrentRound
                     | QbftError::WrongMessageRound
