@@ -60,6 +60,17 @@ pub const REGISTRATION_EPOCHS: u64 = 10;
 /// (phase0 and altair validator guides).
 const TARGET_AGGREGATORS: u64 = 16;
 
+/// The answer to an aggregate request of an attester its selection proof did not select.
+const NOT_AGGREGATOR: &str = "not an aggregator at this slot";
+
+/// Failures that are part of normal operation: an attester not selected as aggregator,
+/// and the answer to this operator's own pre-consensus signatures arriving after the
+/// others' already made the quorum (the runner moved on to its next request).
+fn is_routine(e: &ssv_core::runner::RunnerError) -> bool {
+    use ssv_core::runner::RunnerError;
+    matches!(e, RunnerError::Other(r) if r == NOT_AGGREGATOR || r == "response to no pending request")
+}
+
 /// Starts duties in a running driver from outside its task.
 #[derive(Debug, Clone)]
 pub struct DriverHandle {
@@ -312,7 +323,13 @@ impl Driver {
         }
         for d in due {
             let validator = d.validator_index;
-            tracing::debug!(validator, slot, role = d.role, "validator duty started");
+            tracing::debug!(
+                operator = self.ctx.operator_id,
+                validator,
+                slot,
+                role = d.role,
+                "validator duty started"
+            );
             self.feed_validator(validator, Input::StartDuty(ssv_core::runner::Duty::Validator(d)));
         }
     }
@@ -359,6 +376,12 @@ impl Driver {
                             }
                         }
                         Some(_) => tracing::trace!(error = %e, "validator message rejected"),
+                        None if is_routine(&e) => tracing::debug!(
+                            operator = self.ctx.operator_id,
+                            validator = vi,
+                            error = %e,
+                            "validator duty stopped"
+                        ),
                         None => tracing::warn!(
                             operator = self.ctx.operator_id,
                             validator = vi,
@@ -444,7 +467,7 @@ impl Driver {
                 } if !is_aggregator(committee_length, &selection_proof) => {
                     queue.push_front(Input::Response {
                         id,
-                        response: Response::Failed("not an aggregator at this slot".into()),
+                        response: Response::Failed(NOT_AGGREGATOR.into()),
                     });
                 }
                 Output::Request {
