@@ -4,6 +4,12 @@
 test:
     cargo test --workspace
 
+# The local devnet (Hardhat, beacon simulator, n ssv-node processes); flags as ssv-devnet's,
+# e.g. `just devnet --operators 4 --validators 64 --slots 40 --stop-operator 2 --at-slot 10`.
+devnet *args:
+    cargo build -p ssv-shell --bin ssv-node --bin ssv-devnet -p ssv-simulator --bin ssv-sim
+    cargo run -q -p ssv-shell --bin ssv-devnet -- {{args}}
+
 # Format the code.
 fmt:
     cargo fmt --all
@@ -18,13 +24,15 @@ lint:
 ci:
     bash .ci/run
 
-# Benchmarks (criterion); results land in target/criterion.
+# Every benchmark (criterion, bounded: 10 samples, 3 s each; under 15 minutes on 2 cores),
+# then the table of medians, floors and ratios in benches/RESULTS.md.
 bench:
     cargo bench -p ssv-benches
+    cargo run -p ssv-benches --bin collect
 
 # Run each benchmark once, as CI does, so they cannot rot.
 bench-quick:
-    cargo test -p ssv-benches --benches
+    cargo test --workspace --benches
 
 # Fuzz decode + validate for a bounded time (default 60 s per target). Stable Rust with
 # RUSTC_BOOTSTRAP=1 and no sanitizer; needs `cargo install cargo-fuzz`.

@@ -120,5 +120,9 @@ fn validation(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, validation);
+criterion_group! {
+    name = benches;
+    config = ssv_benches::criterion_config();
+    targets = validation
+}
 criterion_main!(benches);

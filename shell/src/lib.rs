@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod p2p;
+pub mod p2p_transport;
 pub mod slashing_protection;
 pub mod store;
 pub mod trace;

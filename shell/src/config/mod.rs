@@ -26,6 +26,8 @@ pub struct Config {
     pub beacon_nodes: Vec<String>,
     /// Execution node URL (SSVNetwork events; used by the contract layer).
     pub execution_node: String,
+    /// The SSVNetwork contract to follow (overrides the preset's).
+    pub contract: ContractConfig,
     /// The operator's RSA key.
     pub operator_key: OperatorKeyConfig,
     /// P2P ports.
@@ -59,6 +61,29 @@ pub struct P2pConfig {
     pub tcp_port: u16,
     /// discv5 UDP port.
     pub udp_port: u16,
+    /// libp2p QUIC port (UDP); 0 turns QUIC off.
+    pub quic_port: u16,
+    /// The IP address to listen on (`0.0.0.0`; a local devnet uses `127.0.0.1`).
+    pub listen_ip: std::net::IpAddr,
+    /// Peers to dial at start, as multiaddrs (`/ip4/127.0.0.1/udp/13002/quic-v1`); with
+    /// no discovery yet, the only way to find peers.
+    pub static_peers: Vec<String>,
+}
+
+/// Which SSVNetwork contract to follow. Unset fields take the network preset's values;
+/// a network without a contract (and none configured here) follows no contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContractConfig {
+    /// The contract address, `0x`-hex.
+    pub address: Option<String>,
+    /// The first block to read events from.
+    pub start_block: Option<u64>,
+    /// Blocks below the head considered final (8 unless set; a devnet that mines on
+    /// demand uses 0).
+    pub confirmation_depth: Option<u64>,
+    /// How often to poll for new blocks once synced, milliseconds (12,000 unless set).
+    pub poll_interval_ms: Option<u64>,
 }
 
 /// The HTTP endpoint of `/metrics`, `/health` and `/ready`.
@@ -110,6 +135,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             beacon_nodes: vec!["http://127.0.0.1:5052".to_owned()],
             execution_node: "http://127.0.0.1:8545".to_owned(),
+            contract: ContractConfig::default(),
             operator_key: OperatorKeyConfig::default(),
             p2p: P2pConfig::default(),
             metrics: MetricsConfig::default(),
@@ -129,7 +155,13 @@ impl Default for OperatorKeyConfig {
 impl Default for P2pConfig {
     fn default() -> Self {
         // The Go node's defaults (`network/p2p/config.go`).
-        P2pConfig { tcp_port: 13_001, udp_port: 12_001 }
+        P2pConfig {
+            tcp_port: 13_001,
+            udp_port: 12_001,
+            quic_port: 13_002,
+            listen_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            static_peers: Vec::new(),
+        }
     }
 }
 
@@ -330,6 +362,21 @@ impl Config {
     /// `data_dir/node.redb`.
     pub fn node_db_path(&self) -> PathBuf {
         self.data_dir.join("node.redb")
+    }
+
+    /// The contract to follow: the configured address, else the preset's; `None` when
+    /// neither has one.
+    pub fn contract_address(&self) -> Option<String> {
+        self.contract
+            .address
+            .clone()
+            .or_else(|| self.preset().ssv_contract_address.map(str::to_owned))
+    }
+
+    /// `data_dir/contract.redb`: the contract layer's state (see
+    /// [`crate::contract::store_redb`]).
+    pub fn contract_db_path(&self) -> PathBuf {
+        self.data_dir.join("contract.redb")
     }
 
     /// `data_dir/slashing_protection.redb`.

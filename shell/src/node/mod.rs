@@ -10,6 +10,7 @@
 
 pub mod beacon_check;
 pub mod driver;
+pub mod duty_services;
 pub mod network;
 
 use std::future::Future;
@@ -147,34 +148,35 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         "node ready"
     );
 
-    // The duty driver. Until the P2P layer is wired in, the node runs on a transport that
-    // sends nothing and receives nothing (a lone operator never reaches a quorum).
-    let (stop_driver, driver_stopped) = tokio::sync::oneshot::channel::<()>();
-    let driver_task = match start_driver(&config, &services, Arc::new(network::NoopTransport)).await
-    {
-        Ok((driver, inbox_tx, inbox)) => Some(tokio::spawn(async move {
-            let _keep_inbox_open = inbox_tx;
-            driver
-                .run(inbox, async move {
-                    let _ = driver_stopped.await;
-                })
-                .await;
-        })),
-        Err(e) => {
-            tracing::error!(error = %e, "duty driver not started");
-            None
-        }
-    };
+    // The duty side runs until shutdown. With a contract: contract sync, P2P and the
+    // driver ([`duty_services`]). Without one, the driver runs on a transport that sends
+    // nothing and receives nothing (a lone operator never reaches a quorum).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    if let Some(task) = driver_task {
+    if config.contract_address().is_some() {
+        let duty_config = config.clone();
+        let duty_services = services.clone();
         in_flight.spawn(async move {
-            let _ = task.await;
+            if let Err(e) = duty_services::run(duty_config, duty_services, stop_rx).await {
+                tracing::error!(error = %e, "duty services stopped");
+            }
         });
+    } else {
+        match start_driver(&config, &services, Arc::new(network::NoopTransport)).await {
+            Ok((driver, inbox_tx, inbox)) => {
+                let mut stop = stop_rx;
+                in_flight.spawn(async move {
+                    let _keep_inbox_open = inbox_tx;
+                    driver.run(inbox, async move { duty_services::stopped(&mut stop).await }).await;
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "duty driver not started"),
+        }
     }
     shutdown.await;
-    let _ = stop_driver.send(());
     tracing::info!("shutting down: finishing writes in flight");
     readiness.set_not_ready("shutting down");
+    let _ = stop_tx.send(true);
     let grace = Duration::from_millis(config.shutdown_timeout_ms);
     if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} })
         .await
