@@ -13,22 +13,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use ssv_core::beacon::DataVersion;
+use ssv_core::beacon::{DataVersion, SyncAggregatorSelectionData};
 use ssv_core::crypto::rsa::OperatorPrivateKey;
+use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
 use ssv_core::crypto::threshold::split_secret;
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{CommitteeId, DomainType, MessageId, OperatorId, RunnerRole};
 use ssv_shell::beacon::{BeaconClient, Timeouts};
 use ssv_shell::metrics::Metrics;
-use ssv_shell::node::driver::{Driver, DriverContext, beacon_network};
+use ssv_shell::node::driver::{Driver, DriverContext, DriverHandle, beacon_network};
 use ssv_shell::node::network::LoopbackHub;
 use ssv_shell::slashing_protection::SlashingDatabase;
 use ssv_shell::store::{NodeStore, OperatorRecord, ShareRecord};
+use ssv_simulator::chain::duties::{
+    SYNC_COMMITTEE_SIZE, SYNC_COMMITTEE_SUBNET_COUNT, is_sync_committee_aggregator,
+};
 use ssv_simulator::chain::keys::derive_secret_key;
 use ssv_simulator::chain::{Chain, ChainConfig};
 use ssv_simulator::server::{RunningServer, ServerOptions, spawn};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tree_hash::TreeHash;
 
 const SEED: u64 = 21;
 const CHAIN_VALIDATORS: u64 = 64;
@@ -39,6 +44,18 @@ const SLOT_MS: u64 = 1000;
 const SLOTS_PER_EPOCH: u64 = 4;
 const DOMAIN: DomainType = DomainType::JATO_TESTNET;
 const NETWORK: &str = "devnet";
+
+/// Cluster tests run one at a time: each runs 1-second slots against the wall clock, and
+/// three clusters of four nodes at once starve each other of CPU on a small machine.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Logs of the nodes on the test's output, filtered by `RUST_LOG`.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
@@ -131,6 +148,7 @@ fn cluster() -> Cluster {
 struct Node {
     task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
+    handle: DriverHandle,
 }
 
 /// Opens a redb file, waiting while a stopped node's last writer still holds it.
@@ -147,6 +165,16 @@ fn open_retrying<T, E: std::fmt::Debug>(mut f: impl FnMut() -> Result<T, E>) -> 
 }
 
 async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &LoopbackHub) -> Node {
+    start_node_with(cluster, id, url, hub, None).await
+}
+
+async fn start_node_with(
+    cluster: &Cluster,
+    id: OperatorId,
+    url: &str,
+    hub: &LoopbackHub,
+    builder_boost_factor: Option<u64>,
+) -> Node {
     let dir = &cluster.dirs[&id];
     let beacon =
         Arc::new(BeaconClient::new(&[url], Timeouts::for_slot(Duration::from_secs(2))).unwrap());
@@ -167,13 +195,14 @@ async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &Loopback
         transport: Arc::new(transport),
         metrics: Metrics::new(),
     };
-    let driver = Driver::new(ctx).await.unwrap();
+    let driver = Driver::new(ctx).await.unwrap().with_builder_boost_factor(builder_boost_factor);
     assert_eq!(driver.validator_indices(), OURS.to_vec(), "operator {id} loaded every share");
+    let handle = driver.handle();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(driver.run(inbox, async move {
         let _ = stopped.await;
     }));
-    Node { task, stop }
+    Node { task, stop, handle }
 }
 
 async fn sleep_until_ms(t: u64) {
@@ -247,7 +276,11 @@ fn due(genesis_time: u64, slots: std::ops::RangeInclusive<u64>) -> (Pairs, Pairs
 async fn start_simulator(record_dir: &Path) -> (RunningServer, u64) {
     // Genesis one epoch ago: epoch 0 cannot be attested by SSV (its source and target are
     // both epoch 0, and the value check requires source < target).
-    let genesis_time = now_ms() / 1000 - SLOTS_PER_EPOCH * SLOT_MS / 1000;
+    start_simulator_epochs_ago(record_dir, 1).await
+}
+
+async fn start_simulator_epochs_ago(record_dir: &Path, epochs: u64) -> (RunningServer, u64) {
+    let genesis_time = now_ms() / 1000 - epochs * SLOTS_PER_EPOCH * SLOT_MS / 1000;
     let chain = Chain::from_seed(chain_config(genesis_time), CHAIN_VALIDATORS).unwrap();
     let options =
         ServerOptions { record_dir: Some(record_dir.to_owned()), ..ServerOptions::default() };
@@ -269,6 +302,8 @@ async fn stop(nodes: BTreeMap<OperatorId, Node>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
+    let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let cluster = cluster();
@@ -305,6 +340,8 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
+    let _serial = SERIAL.lock().await;
+    init_logs();
     let records_dir = tempfile::tempdir().unwrap();
     let (server, genesis) = start_simulator(records_dir.path()).await;
     let url = server.url();
@@ -395,4 +432,167 @@ async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
         }
     }
     assert!(refused > 0, "the victim signed attestations");
+}
+
+/// Slots in `slots` where one of [`OURS`] proposes.
+fn our_proposals(chain: &Chain, slots: &std::ops::RangeInclusive<u64>) -> Pairs {
+    let epochs = chain.epoch_of(*slots.start())..=chain.epoch_of(*slots.end());
+    epochs
+        .flat_map(|e| chain.proposer_duties(e))
+        .filter(|(s, v)| slots.contains(s) && OURS.contains(v))
+        .map(|(s, v)| (v, s))
+        .collect()
+}
+
+/// (validator, slot, subcommittee) contributions due from [`OURS`] in `slots`: each sync
+/// position's selection proof, made here with the validator key, must select.
+fn due_contributions(
+    chain: &Chain,
+    slots: &std::ops::RangeInclusive<u64>,
+) -> BTreeSet<(u64, u64, u64)> {
+    let domain = chain.domain(BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
+    let subcommittee_size = SYNC_COMMITTEE_SIZE / SYNC_COMMITTEE_SUBNET_COUNT;
+    let mut due = BTreeSet::new();
+    for slot in slots.clone() {
+        let committee = chain.sync_committee(slot);
+        for v in OURS {
+            let sk = derive_secret_key(SEED, v);
+            for (pos, _) in committee.iter().enumerate().filter(|(_, m)| **m == v) {
+                let subnet = pos as u64 / subcommittee_size;
+                let data = SyncAggregatorSelectionData { slot, subcommittee_index: subnet };
+                let proof = sk.sign(&compute_signing_root(&data.tree_hash_root().0, &domain));
+                if is_sync_committee_aggregator(&proof.to_bytes()) {
+                    due.insert((v, slot, subnet));
+                }
+            }
+        }
+    }
+    due
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_nodes_complete_validator_duties_against_the_simulator() {
+    let _serial = SERIAL.lock().await;
+    init_logs();
+    let records_dir = tempfile::tempdir().unwrap();
+    // Genesis five epochs ago: with this seed one of ours proposes at slot 23.
+    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
+    let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
+    }
+    let (first, last) = (5 * SLOTS_PER_EPOCH + 2, 5 * SLOTS_PER_EPOCH + 7);
+    // The contract asks every operator of the validator to exit it.
+    let exiting = 4;
+    sleep_until_ms(slot_start(genesis, first + 1)).await;
+    for n in nodes.values() {
+        assert!(n.handle.start_exit(exiting));
+    }
+    // The last slot's aggregates and contributions finish in the next slot (consensus
+    // starts at two thirds of a slot at the earliest); one more slot of slack.
+    sleep_until_ms(slot_start(genesis, last + 3)).await;
+    stop(nodes).await;
+    server.stop();
+
+    let recs = records(records_dir.path());
+    let by_route = |route: &str| -> Vec<&Value> {
+        recs.iter().filter(|r| r["route"] == route).map(|r| &r["body"]).collect()
+    };
+    let window = first..=last;
+
+    // Registrations: every validator registered at the first slot of the next epoch.
+    let registered: BTreeSet<String> = by_route("/eth/v1/validator/register_validator")
+        .iter()
+        .map(|b| b["message"]["pubkey"].as_str().unwrap().to_lowercase())
+        .collect();
+    for v in OURS {
+        let pk = hex0x(&derive_secret_key(SEED, v).public_key().to_bytes());
+        assert!(registered.contains(&pk), "validator {v} not registered: {registered:?}");
+    }
+
+    // The exit.
+    let exits: BTreeSet<u64> = by_route("/eth/v1/beacon/pool/voluntary_exits")
+        .iter()
+        .map(|b| num(&b["message"]["validator_index"]))
+        .collect();
+    assert_eq!(exits, BTreeSet::from([exiting]), "accepted exits");
+
+    // Aggregates: committees of 16 make every attester an aggregator (modulo 1).
+    let (due_att, _) = due(genesis, window.clone());
+    for e in chain.epoch_of(first)..=chain.epoch_of(last) {
+        for d in chain.attester_duties(e, &OURS).unwrap() {
+            assert!(d.committee_length < 32, "every attester aggregates");
+        }
+    }
+    let aggregates: Pairs = by_route("/eth/v2/validator/aggregate_and_proofs")
+        .iter()
+        .map(|b| {
+            (
+                num(&b["message"]["aggregator_index"]),
+                num(&b["message"]["aggregate"]["data"]["slot"]),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = due_att.difference(&aggregates).collect();
+    assert!(!due_att.is_empty() && missing.is_empty(), "aggregates not accepted: {missing:?}");
+
+    // Proposals.
+    let due_blocks = our_proposals(&chain, &window);
+    assert!(!due_blocks.is_empty(), "the window has a proposal of ours");
+    let blocks: Pairs = by_route("/eth/v2/beacon/blocks")
+        .into_iter()
+        .chain(by_route("/eth/v2/beacon/blinded_blocks"))
+        .map(|b| (num(&b["proposer_index"]), num(&b["slot"])))
+        .collect();
+    let missing: Vec<_> = due_blocks.difference(&blocks).collect();
+    assert!(missing.is_empty(), "blocks not accepted: {missing:?} (accepted {blocks:?})");
+
+    // Sync-committee contributions.
+    let due_contribs = due_contributions(&chain, &window);
+    assert!(!due_contribs.is_empty(), "the window has contributions of ours");
+    let contribs: BTreeSet<(u64, u64, u64)> = by_route("/eth/v1/validator/contribution_and_proofs")
+        .iter()
+        .map(|b| {
+            let c = &b["message"]["contribution"];
+            (num(&b["message"]["aggregator_index"]), num(&c["slot"]), num(&c["subcommittee_index"]))
+        })
+        .collect();
+    let missing: Vec<_> = due_contribs.difference(&contribs).collect();
+    assert!(missing.is_empty(), "contributions not accepted: {missing:?} (accepted {contribs:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blinded_proposal_is_signed_and_published_on_the_blinded_route() {
+    let _serial = SERIAL.lock().await;
+    init_logs();
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
+    let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        // The simulator serves the blinded block when the builder is favoured.
+        let node = start_node_with(&cluster, id, &server.url(), &hub, Some(200)).await;
+        nodes.insert(id, node);
+    }
+    let window = 5 * SLOTS_PER_EPOCH + 2..=5 * SLOTS_PER_EPOCH + 3;
+    let due_blocks = our_proposals(&chain, &window);
+    assert!(!due_blocks.is_empty(), "the window has a proposal of ours");
+    sleep_until_ms(slot_start(genesis, window.end() + 2)).await;
+    stop(nodes).await;
+    server.stop();
+
+    let recs = records(records_dir.path());
+    let blocks = |route: &str| -> Pairs {
+        recs.iter()
+            .filter(|r| r["route"] == route)
+            .map(|r| (num(&r["body"]["proposer_index"]), num(&r["body"]["slot"])))
+            .collect()
+    };
+    assert_eq!(blocks("/eth/v2/beacon/blinded_blocks"), due_blocks, "blinded blocks accepted");
+    assert!(blocks("/eth/v2/beacon/blocks").is_empty(), "no full block");
 }

@@ -19,7 +19,9 @@ pub struct BeaconNetwork {
     /// The genesis validators root mixed into every signing domain.
     pub genesis_validators_root: Root,
     /// `(first epoch, fork version)` ascending: the fork version used for the domain of
-    /// a signature at an epoch.
+    /// a signature at an epoch. When it lists every fork from phase0 in fork order (as the
+    /// Beacon API fork schedule does), entry 0 is the genesis fork and entry 3 Capella's,
+    /// which the builder and voluntary-exit domains use (see [`BeaconNetwork::domain`]).
     pub fork_versions: Vec<(Epoch, ForkVersion)>,
     /// `(first epoch, data version)` ascending: which fork's data types an epoch uses.
     pub data_versions: Vec<(Epoch, DataVersion)>,
@@ -73,10 +75,31 @@ impl BeaconNetwork {
             .map_or(DataVersion::Phase0, |(_, v)| *v)
     }
 
-    /// `DomainData(epoch, domain_type)`.
+    /// `DomainData(epoch, domain_type)`: the fork version active at `epoch` with the
+    /// genesis validators root, except (as the Go node's beacon client) the builder domain,
+    /// which uses the genesis fork version and a zero root (builder-specs), and voluntary
+    /// exits from Deneb on, which use Capella's fork version (EIP-7044) when
+    /// `fork_versions` lists Capella (four entries or more).
     pub fn domain(&self, epoch: Epoch, domain_type: BeaconDomainType) -> Domain {
-        let fork =
-            self.fork_versions.iter().rev().find(|(e, _)| *e <= epoch).map_or([0; 4], |(_, v)| *v);
+        if domain_type == BeaconDomainType::APPLICATION_BUILDER {
+            let genesis = self.fork_versions.first().map_or([0; 4], |(_, v)| *v);
+            return compute_domain(domain_type, genesis, &[0; 32]);
+        }
+        let capella = self.fork_versions.get(3).map(|(_, v)| *v);
+        let fork = match capella {
+            Some(v)
+                if domain_type == BeaconDomainType::VOLUNTARY_EXIT
+                    && self.data_version(epoch) >= DataVersion::Deneb =>
+            {
+                v
+            }
+            _ => self
+                .fork_versions
+                .iter()
+                .rev()
+                .find(|(e, _)| *e <= epoch)
+                .map_or([0; 4], |(_, v)| *v),
+        };
         compute_domain(domain_type, fork, &self.genesis_validators_root)
     }
 }
@@ -119,5 +142,41 @@ mod tests {
         assert_eq!(n.data_version(9), DataVersion::Phase0);
         assert_eq!(n.data_version(10), DataVersion::Electra);
         assert_eq!(n.epoch_at_slot(n.first_slot(10)), 10);
+    }
+
+    #[test]
+    fn builder_and_exit_domains_follow_builder_specs_and_eip_7044() {
+        // Mainnet fork versions, every fork from phase0 listed (as the fork schedule is).
+        let versions = [[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [4, 0, 0, 0]];
+        let n = BeaconNetwork {
+            genesis_validators_root: [9; 32],
+            fork_versions: versions.iter().enumerate().map(|(i, v)| (i as u64 * 10, *v)).collect(),
+            data_versions: vec![
+                (0, DataVersion::Phase0),
+                (10, DataVersion::Altair),
+                (20, DataVersion::Bellatrix),
+                (30, DataVersion::Capella),
+                (40, DataVersion::Deneb),
+            ],
+            ..mainnet_like()
+        };
+        let gvr = [9; 32];
+        assert_eq!(
+            n.domain(45, BeaconDomainType::APPLICATION_BUILDER),
+            compute_domain(BeaconDomainType::APPLICATION_BUILDER, [0, 0, 0, 0], &[0; 32])
+        );
+        assert_eq!(
+            n.domain(45, BeaconDomainType::VOLUNTARY_EXIT),
+            compute_domain(BeaconDomainType::VOLUNTARY_EXIT, [3, 0, 0, 0], &gvr)
+        );
+        // Before Deneb an exit uses the fork of its epoch, like every other domain.
+        assert_eq!(
+            n.domain(25, BeaconDomainType::VOLUNTARY_EXIT),
+            compute_domain(BeaconDomainType::VOLUNTARY_EXIT, [2, 0, 0, 0], &gvr)
+        );
+        assert_eq!(
+            n.domain(45, BeaconDomainType::RANDAO),
+            compute_domain(BeaconDomainType::RANDAO, [4, 0, 0, 0], &gvr)
+        );
     }
 }

@@ -481,10 +481,23 @@ impl ValidatorRunner {
             let mut proofs = Vec::new();
             for (i, root) in roots.iter().enumerate() {
                 let sig = self.reconstruct_or_drop(true, root, &roots)?;
-                // The spec pairs the i-th quorum root with the i-th sync-committee index.
-                let index = duty
-                    .validator_sync_committee_indices
-                    .get(i)
+                // The subnet whose selection data the root signs; the spec pairs the i-th
+                // quorum root with the i-th sync-committee index, which only agrees when
+                // the roots come in index order with one index per subnet.
+                let by_root = duty.validator_sync_committee_indices.iter().find(|index| {
+                    let data = SyncAggregatorSelectionData {
+                        slot: duty.slot,
+                        subcommittee_index: self.network.sync_subnet(**index),
+                    };
+                    let object = data.tree_hash_root().0;
+                    self.domain_root(
+                        duty.slot,
+                        &object,
+                        BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
+                    ) == *root
+                });
+                let index = by_root
+                    .or_else(|| duty.validator_sync_committee_indices.get(i))
                     .copied()
                     .ok_or_else(|| RunnerError::other("no sync committee index"))?;
                 proofs.push((sig, self.network.sync_subnet(index)));

@@ -1,34 +1,41 @@
-//! The duty driver: one tokio task per node that runs `ssv-core`'s committee runners
-//! against a beacon node and the P2P network.
+//! The duty driver: one tokio task per node that runs `ssv-core`'s committee runners and
+//! validator routers against a beacon node and the P2P network.
 //!
 //! # Event loop
 //! One task owns every [`Committee`] (one per distinct operator set among the node's
-//! shares) and feeds it, in order: messages from the [`Transport`] inbox, answers of the
-//! requests it made, QBFT timeouts at `poll_timeout`, and slot ticks. Work that blocks
-//! (Beacon API calls, slashing-database writes, BLS signing, decided-message writes) runs
-//! in spawned tasks that send their result back as an event, so the loop never waits on
-//! IO.
+//! shares) and one [`ssv_core::runner::Validator`] per share (proposer, aggregator,
+//! sync-committee contribution, registration and exit runners; see [`validators`]), and
+//! feeds them, in order: messages from the [`Transport`] inbox (committee messages to
+//! their committee, validator-role messages to their validator), answers of the requests
+//! they made, QBFT timeouts at `poll_timeout`, and slot ticks. Work that blocks (Beacon
+//! API calls, slashing-database writes, BLS signing, decided-message writes) runs in
+//! spawned tasks that send their result back as an event, so the loop never waits on IO.
 //!
 //! # Timing (as the Go node)
-//! Attester and sync-committee duties are fetched per epoch (the current and the next) for
-//! the validators whose shares the node holds. At one third of a slot with duties the
-//! driver fetches attestation data once, starts the committee duty with the data's source
-//! and target as the expected checkpoints, and answers the runner's data request with it.
-//! Round deadlines are slot-relative ([`SlotRelativeTimeouts`], first round at 1/3 slot).
+//! Attester, sync-committee and proposer duties are fetched per epoch (the current and
+//! the next) for the validators whose shares the node holds. At one third of a slot with
+//! duties the driver fetches attestation data once, starts the committee duty with the
+//! data's source and target as the expected checkpoints, and answers the runner's data
+//! request with it. Round deadlines are slot-relative ([`SlotRelativeTimeouts`], first
+//! round at 1/3 slot). Validator-level timing is in [`validators`].
 //!
 //! # Safety
-//! Every BLS signature with a share key is made only after
+//! Every attestation signature with a share key is made only after
 //! [`SlashingDatabase::check_and_insert_attestation`] accepted it for that share public
-//! key (attestations; source and target come from the value the runner just decided); a
-//! refused request is answered [`Response::Failed`] and nothing is signed. Decided
-//! messages and the highest decided height per executor are written to the node store; a
-//! restarted node starts no committee duty at or below its highest decided slot.
+//! key (source and target come from the value the runner just decided), every block
+//! signature only after [`SlashingDatabase::check_and_insert_block`] did; a refused
+//! request is answered [`Response::Failed`] and nothing in it is signed (the runner takes
+//! one answer per request, so one refused item fails the whole request). The value checks
+//! consult the database read-only before a value is decided ([`validators::DbProtection`]).
+//! Decided messages and the highest decided height per executor are written to the node
+//! store; a restarted node starts no committee duty at or below its highest decided slot.
 //!
 //! # Early messages
 //! The core drops a prepare or commit that arrives before its proposal, and messages for a
 //! slot whose duty has not started yet, exactly as the spec does. The Go node keeps them in
-//! its message queue; here each committee keeps up to [`RETRY_QUEUE_MAX`] of them and
-//! retries them after every accepted input, until their slot is over.
+//! its message queue; here each committee and each validator keeps up to
+//! [`RETRY_QUEUE_MAX`] of them and retries them after every accepted input, until their
+//! slot is over.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -43,11 +50,10 @@ use ssv_core::crypto::signing::BeaconDomainType;
 use ssv_core::qbft::{
     CUT_OFF_ROUND, CommitteeMember, Controller, OperatorSigner, QbftConfig, QbftError,
     RoundRobinProposer, SignError, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, UnixMillis,
-    ValueCheckError,
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, SlashingProtection, Submission,
+    RunnerValueCheck, SignRequest, Submission,
 };
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{
@@ -59,9 +65,13 @@ use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
+pub mod validators;
+
+pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
+
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
-use crate::beacon::types::{AttesterDuty, SyncDuty};
+use crate::beacon::types::{AttesterDuty, ProposerDuty, SyncDuty};
 use crate::metrics::{DutyLabels, Metrics};
 use crate::slashing_protection::SlashingDatabase;
 use crate::store::{ExecutorId, NodeStore, StoreError, ValidatorMetadata};
@@ -211,26 +221,6 @@ impl OperatorSigner for SharedRsaSigner {
     }
 }
 
-/// The value check's slashing lookup. The slashing database has no read-only query yet,
-/// so proposals are not pre-checked; the atomic check-and-insert before each signature
-/// (see the module doc) is what keeps the node from signing slashable data.
-#[derive(Debug, Clone, Copy)]
-struct CheckedAtSigning;
-
-impl SlashingProtection for CheckedAtSigning {
-    fn check_attestation(
-        &self,
-        _: &BlsPublicKeyBytes,
-        _: &AttestationData,
-    ) -> Result<(), ValueCheckError> {
-        Ok(())
-    }
-
-    fn check_block(&self, _: &BlsPublicKeyBytes, _: Slot) -> Result<(), ValueCheckError> {
-        Ok(())
-    }
-}
-
 /// The duty context the committee's runner factory reads when a duty starts.
 #[derive(Debug, Clone, Copy, Default)]
 struct DutyContext {
@@ -252,14 +242,54 @@ struct CommitteeState {
     highest_decided: Option<Slot>,
     /// Decided beacon votes by slot (for slashing checks of the signatures that follow).
     decided_votes: BTreeMap<Slot, BeaconVote>,
+    /// Slots whose attestations and sync messages were submitted (and answered).
+    submitted: BTreeSet<Slot>,
 }
 
 /// What spawned work reports back to the loop.
 enum Event {
-    Duties { epoch: Epoch, attester: Vec<AttesterDuty>, sync: Vec<SyncDuty> },
-    DutiesFailed { epoch: Epoch, reason: String },
-    AttestationData { slot: Slot, data: AttestationData },
-    Response { committee: CommitteeId, id: u64, response: Response },
+    Duties {
+        epoch: Epoch,
+        attester: Vec<AttesterDuty>,
+        sync: Vec<SyncDuty>,
+    },
+    ProposerDuties {
+        duties: Vec<ProposerDuty>,
+    },
+    DutiesFailed {
+        epoch: Epoch,
+        reason: String,
+    },
+    AttestationData {
+        slot: Slot,
+        data: AttestationData,
+    },
+    Response {
+        target: Target,
+        id: u64,
+        response: Response,
+    },
+    /// A validator request to serve now (at two thirds of its slot).
+    Deferred {
+        validator: ValidatorIndex,
+        id: u64,
+        request: Request,
+    },
+    StartExit {
+        validator: ValidatorIndex,
+    },
+    /// The committee's submissions of `slot` were answered.
+    Submitted {
+        committee: CommitteeId,
+        slot: Slot,
+    },
+}
+
+/// Whose request an answer is for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Committee(CommitteeId),
+    Validator(ValidatorIndex),
 }
 
 /// A node's duty driver. Build with [`Driver::new`], then [`Driver::run`].
@@ -273,6 +303,16 @@ pub struct Driver {
     requested_epochs: BTreeSet<Epoch>,
     scheduled_slots: BTreeSet<Slot>,
     attestation_data: BTreeMap<Slot, AttestationData>,
+    /// Validator-level runners by validator index.
+    vals: BTreeMap<ValidatorIndex, validators::ValidatorState>,
+    /// Validator-level duties by slot, keyed by (validator, role).
+    validator_duties: BTreeMap<Slot, BTreeMap<(ValidatorIndex, u64), ValidatorDuty>>,
+    /// The slot of the start-up registrations (set at the first slot).
+    startup_registration: Option<Slot>,
+    /// The last slot whose validator duties started.
+    started_slot: Option<Slot>,
+    /// `builder_boost_factor` of block production (`None`: the beacon node's default).
+    builder_boost_factor: Option<u64>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
 }
@@ -392,6 +432,7 @@ impl Driver {
 
         let mut committees = BTreeMap::new();
         let mut validators = BTreeMap::new();
+        let mut vals = BTreeMap::new();
         let verifier = CachedRsaVerifier::default();
         for (ids, shares) in groups {
             let cid = CommitteeId::from_operators(&ids);
@@ -417,6 +458,17 @@ impl Driver {
             let mut by_index = BTreeMap::new();
             let mut secrets = BTreeMap::new();
             for (share, secret) in shares {
+                vals.insert(
+                    share.validator_index,
+                    validators::build_validator(
+                        &ctx,
+                        &member,
+                        share.clone(),
+                        secret.clone(),
+                        committee_topic(&cid),
+                        &verifier,
+                    ),
+                );
                 validators.insert(share.validator_index, cid);
                 secrets.insert(share.share_pub_key, secret);
                 by_index.insert(share.validator_index, share);
@@ -439,6 +491,7 @@ impl Driver {
                     retry: VecDeque::new(),
                     highest_decided: highest.get(&executor).copied(),
                     decided_votes: BTreeMap::new(),
+                    submitted: BTreeSet::new(),
                 },
             );
         }
@@ -451,6 +504,11 @@ impl Driver {
             requested_epochs: BTreeSet::new(),
             scheduled_slots: BTreeSet::new(),
             attestation_data: BTreeMap::new(),
+            vals,
+            validator_duties: BTreeMap::new(),
+            startup_registration: None,
+            started_slot: None,
+            builder_boost_factor: None,
             events_tx,
             events_rx,
         })
@@ -477,8 +535,12 @@ impl Driver {
         }
         loop {
             let next_slot_at = net.slot_start(slot.saturating_add(1));
-            let timeout_at =
-                self.committees.values().filter_map(|c| c.committee.poll_timeout()).min();
+            let timeout_at = self
+                .committees
+                .values()
+                .filter_map(|c| c.committee.poll_timeout())
+                .chain(self.vals.values().filter_map(|v| v.validator.poll_timeout()))
+                .min();
             let until = |t: UnixMillis| {
                 let wait = t.saturating_sub(now_ms());
                 tokio::time::sleep(Duration::from_millis(wait))
@@ -531,7 +593,20 @@ impl Driver {
                     }
                 })
             });
+            let beacon = Arc::clone(&self.ctx.beacon);
+            self.spawn_event(async move {
+                match beacon.proposer_duties(e).await {
+                    Ok(d) => Some(Event::ProposerDuties { duties: d.data }),
+                    Err(err) => {
+                        tracing::warn!(epoch = e, error = %err, "proposer duties fetch failed");
+                        None
+                    }
+                }
+            });
         }
+        self.started_slot = Some(slot);
+        self.start_validator_duties(slot);
+        self.prune_validators(slot);
         self.schedule_slot(slot);
         // Forget what is past.
         let keep_from = slot.saturating_sub(RUNNER_RETENTION_SLOTS);
@@ -542,6 +617,7 @@ impl Driver {
         for c in self.committees.values_mut() {
             c.committee.runners.retain(|s, _| *s >= keep_from);
             c.decided_votes.retain(|s, _| *s >= keep_from);
+            c.submitted.retain(|s| *s >= keep_from);
             c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
         }
     }
@@ -581,8 +657,27 @@ impl Driver {
                 self.requested_epochs.remove(&epoch);
             }
             Event::AttestationData { slot, data } => self.start_committee_duties(slot, data),
-            Event::Response { committee, id, response } => {
-                self.feed(committee, Input::Response { id, response });
+            Event::Response { target: Target::Committee(cid), id, response } => {
+                self.feed(cid, Input::Response { id, response });
+            }
+            Event::Response { target: Target::Validator(vi), id, response } => {
+                self.feed_validator(vi, Input::Response { id, response });
+            }
+            Event::ProposerDuties { duties } => {
+                for d in duties {
+                    let Some(v) = self.vals.get(&d.validator_index) else { continue };
+                    let duty = validators::duty(BeaconRole::Proposer, &v.validator.share, d.slot);
+                    self.add_validator_duty(duty);
+                }
+            }
+            Event::Deferred { validator, id, request } => {
+                self.serve_deferred(validator, id, request);
+            }
+            Event::StartExit { validator } => self.start_exit(validator),
+            Event::Submitted { committee, slot } => {
+                if let Some(c) = self.committees.get_mut(&committee) {
+                    c.submitted.insert(slot);
+                }
             }
         }
     }
@@ -613,7 +708,9 @@ impl Driver {
                 validator_committee_index: d.validator_committee_index,
                 ..base(d.pubkey, d.validator_index, d.slot)
             };
-            self.duties.entry(d.slot).or_default().push(duty);
+            self.duties.entry(d.slot).or_default().push(duty.clone());
+            // Every attester also runs the aggregator role; the selection proof decides.
+            self.add_validator_duty(ValidatorDuty { role: BeaconRole::Aggregator as u64, ..duty });
             added = added.saturating_add(1);
         }
         for d in sync {
@@ -633,7 +730,11 @@ impl Driver {
                         .unwrap_or_default(),
                     ..base(d.pubkey, d.validator_index, slot)
                 };
-                self.duties.entry(slot).or_default().push(duty);
+                self.duties.entry(slot).or_default().push(duty.clone());
+                self.add_validator_duty(ValidatorDuty {
+                    role: BeaconRole::SyncCommitteeContribution as u64,
+                    ..duty
+                });
                 added = added.saturating_add(1);
             }
         }
@@ -680,9 +781,10 @@ impl Driver {
             .keys()
             .find(|cid| cid.message_id_belongs(&msg.ssv_message.msg_id))
             .copied();
-        // Validator-role messages have no runner yet (see the module doc of `node`).
-        let Some(cid) = cid else { return };
-        self.feed(cid, Input::Message(msg));
+        match cid {
+            Some(cid) => self.feed(cid, Input::Message(msg)),
+            None => self.on_validator_message(msg),
+        }
     }
 
     fn on_timeout(&mut self) {
@@ -696,6 +798,7 @@ impl Driver {
         for cid in due {
             self.feed(cid, Input::Timeout);
         }
+        self.on_validator_timeouts();
     }
 
     /// Handles `input` and everything it leads to inline (own broadcasts, cached data),
@@ -730,18 +833,7 @@ impl Driver {
 
     fn on_rejected(&mut self, cid: CommitteeId, e: &RunnerError, msg: Option<SignedSsvMessage>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
-        let early = matches!(
-            e,
-            RunnerError::NoRunnerForSlot
-                | RunnerError::NoDecidedValue
-                | RunnerError::NoRunningDuty
-                | RunnerError::Qbft(
-                    QbftError::NoProposalForCurrentRound
-                        | QbftError::WrongMessageRound
-                        | QbftError::FutureMessage
-                        | QbftError::InstanceNotFound
-                )
-        );
+        let early = is_early(e);
         match msg {
             Some(m) if early => {
                 let slot = message_slot(&m).unwrap_or(0);
@@ -760,6 +852,7 @@ impl Driver {
     fn execute(&mut self, cid: CommitteeId, out: Vec<Output>, queue: &mut VecDeque<Input>) {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let mut decided_in_batch: Option<(Slot, BeaconVote)> = None;
+        let mut submissions = Vec::new();
         for o in out {
             match o {
                 Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
@@ -803,7 +896,11 @@ impl Driver {
                                 Ok(d) => Response::AttestationData(d),
                                 Err(e) => Response::Failed(e.to_string()),
                             };
-                            let _ = tx.send(Event::Response { committee: cid, id, response });
+                            let _ = tx.send(Event::Response {
+                                target: Target::Committee(cid),
+                                id,
+                                response,
+                            });
                         });
                     }
                 }
@@ -826,39 +923,88 @@ impl Driver {
                                 })
                                 .inc();
                         }
-                        let _ = tx.send(Event::Response { committee: cid, id, response });
+                        let _ = tx.send(Event::Response {
+                            target: Target::Committee(cid),
+                            id,
+                            response,
+                        });
                     });
                 }
                 Output::Request { id, request } => {
-                    // Validator-level requests: no validator runner is driven yet.
-                    tracing::warn!(?request, "request not driven yet");
+                    // Validator-level requests come from the validator routers only.
+                    tracing::warn!(?request, "request a committee runner does not make");
                     queue.push_front(Input::Response {
                         id,
-                        response: Response::Failed("not supported by this driver yet".into()),
+                        response: Response::Failed("unexpected request".into()),
                     });
                 }
-                Output::Submit(s) => {
-                    let beacon = Arc::clone(&self.ctx.beacon);
-                    let net = Arc::clone(&self.ctx.network);
-                    let metrics = self.ctx.metrics.clone();
-                    tokio::spawn(async move {
-                        let res = submit(&beacon, &net, &s).await;
-                        let outcome = if res.is_ok() { "success" } else { "failed" };
-                        if let Err(e) = res {
-                            tracing::warn!(error = %e, "submission refused");
-                        }
-                        metrics
-                            .duties
-                            .get_or_create(&DutyLabels {
-                                role: "committee".into(),
-                                outcome: outcome.into(),
-                            })
-                            .inc();
-                    });
-                }
+                Output::Submit(s) => submissions.push(s),
             }
         }
+        if !submissions.is_empty() {
+            spawn_submit(&self.ctx, submissions, "committee", Some((self.events_tx.clone(), cid)));
+        }
     }
+}
+
+/// Submits `s` in a spawned task and counts the outcome under `role`.
+/// Submits `batch` (one input's submissions) concurrently in a spawned task and counts
+/// each outcome under `role`; then `notify` gets [`Event::Submitted`] for each slot of the
+/// batch's attestations and sync messages (the pools hold all of them by then).
+fn spawn_submit(
+    ctx: &DriverContext,
+    batch: Vec<Submission>,
+    role: &'static str,
+    notify: Option<(mpsc::UnboundedSender<Event>, CommitteeId)>,
+) {
+    let beacon = Arc::clone(&ctx.beacon);
+    let net = Arc::clone(&ctx.network);
+    let metrics = ctx.metrics.clone();
+    tokio::spawn(async move {
+        let results =
+            futures::future::join_all(batch.iter().map(|s| submit(&beacon, &net, s))).await;
+        for res in &results {
+            let outcome = if res.is_ok() { "success" } else { "failed" };
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "submission refused");
+            }
+            metrics
+                .duties
+                .get_or_create(&DutyLabels { role: role.into(), outcome: outcome.into() })
+                .inc();
+        }
+        let Some((tx, committee)) = notify else { return };
+        let slots: BTreeSet<Slot> = batch
+            .iter()
+            .filter_map(|s| match s {
+                Submission::Attestation(a) => Some(a.data.slot),
+                Submission::SingleAttestation(a) => Some(a.data.slot),
+                Submission::SyncCommitteeMessage(m) => Some(m.slot),
+                _ => None,
+            })
+            .collect();
+        for slot in slots {
+            let _ = tx.send(Event::Submitted { committee, slot });
+        }
+    });
+}
+
+/// Whether a message rejected with `e` may be accepted later (it came before its
+/// proposal, duty or decision, or while the runner still held an earlier duty).
+fn is_early(e: &RunnerError) -> bool {
+    matches!(
+        e,
+        RunnerError::NoRunnerForSlot
+            | RunnerError::NoDecidedValue
+            | RunnerError::NoRunningDuty
+            | RunnerError::PartialSigFutureSlot { .. }
+            | RunnerError::Qbft(
+                QbftError::NoProposalForCurrentRound
+                    | QbftError::WrongMessageRound
+                    | QbftError::FutureMessage
+                    | QbftError::InstanceNotFound
+            )
+    )
 }
 
 /// The slot (height) a committee message is for.
@@ -918,10 +1064,7 @@ async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> R
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(std::slice::from_ref(m)).await
         }
-        // Validator-level duties are not driven yet (see the module doc of `node`).
-        other => {
-            return Err(format!("submission not driven yet: {:?}", std::mem::discriminant(other)));
-        }
+        other => return validators::submit_validator(beacon, net, other).await,
     };
     res.map_err(|e| e.to_string())
 }
@@ -934,6 +1077,7 @@ fn runner_factory(
     verifier: &CachedRsaVerifier,
 ) -> ssv_core::runner::CreateRunner {
     let network = Arc::clone(&ctx.network);
+    let ctx = ctx.clone();
     let key = Arc::clone(&ctx.operator_key);
     let member = member.clone();
     let duty_context = Arc::clone(duty_context);
@@ -943,7 +1087,7 @@ fn runner_factory(
         let config = Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
             value_check: Box::new(RunnerValueCheck::BeaconVote {
-                protection: Arc::new(CheckedAtSigning),
+                protection: Arc::new(validators::DbProtection(Arc::clone(&ctx.slashing))),
                 slot: dc.slot,
                 share_pub_keys: shares.values().map(|s| s.share_pub_key).collect(),
                 expected_source: dc.expected_source,

@@ -257,37 +257,8 @@ impl SlashingDatabase {
         let verdict = {
             let mut by_target = txn.open_table(ATTESTATIONS_BY_TARGET).map_err(db_err)?;
             let mut by_source = txn.open_table(ATTESTATIONS_BY_SOURCE).map_err(db_err)?;
-            // The only records that can conflict: target >= new target (double vote, or
-            // surrounding the new one), or source > new source (surrounded by it).
-            let mut candidates = Vec::new();
-            for item in by_target
-                .range((*pubkey, target, 0)..=(*pubkey, u64::MAX, u64::MAX))
-                .map_err(db_err)?
-            {
-                let (k, v) = item.map_err(db_err)?;
-                let (_, t, s) = k.value();
-                candidates.push(SignedAttestation {
-                    source_epoch: s,
-                    target_epoch: t,
-                    signing_root: v.value(),
-                });
-            }
-            if let Some(above) = source.checked_add(1) {
-                for item in by_source
-                    .range((*pubkey, above, 0)..=(*pubkey, u64::MAX, u64::MAX))
-                    .map_err(db_err)?
-                {
-                    let (k, _) = item.map_err(db_err)?;
-                    let (_, s, t) = k.value();
-                    let root =
-                        by_target.get((*pubkey, t, s)).map_err(db_err)?.and_then(|g| g.value());
-                    candidates.push(SignedAttestation {
-                        source_epoch: s,
-                        target_epoch: t,
-                        signing_root: root,
-                    });
-                }
-            }
+            let candidates =
+                attestation_candidates(&by_target, &by_source, pubkey, source, target)?;
             let watermarks = read_watermarks(&txn, pubkey)?;
             let verdict = check_attestation(candidates.iter(), &watermarks, attestation);
             if verdict == Ok(Safe::Valid) {
@@ -304,6 +275,66 @@ impl SlashingDatabase {
             }
             Finish::Db(e) => e,
         })
+    }
+
+    /// Whether `pubkey` signing `block` would be refused, by the rules of
+    /// [`Self::check_and_insert_block`], in one read transaction (nothing is written).
+    /// `None` for the signing root means the block is not known yet: any record at the
+    /// slot then conflicts. `Ok(None)` when signing is safe.
+    ///
+    /// # Errors
+    /// [`SlashingProtectionError::Database`].
+    pub fn is_block_slashable(
+        &self,
+        pubkey: &BlsPublicKeyBytes,
+        slot: u64,
+        signing_root: Option<Root>,
+    ) -> Result<Option<BlockViolation>, SlashingProtectionError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        let existing = blocks.get((*pubkey, slot)).map_err(db_err)?.map(|g| SignedBlock {
+            slot,
+            // An unknown new root never matches a stored one.
+            signing_root: g.value().filter(|_| signing_root.is_some()),
+        });
+        let watermarks = watermarks_in(&txn.open_table(LOW_WATERMARKS).map_err(db_err)?, pubkey)?;
+        let new = BlockToSign { slot, signing_root: signing_root.unwrap_or_default() };
+        Ok(check_block(existing.iter(), &watermarks, &new).err())
+    }
+
+    /// Whether `pubkey` signing an attestation from `source` to `target` epoch would be
+    /// refused, by the rules of [`Self::check_and_insert_attestation`], in one read
+    /// transaction (nothing is written). `None` for the signing root means the data is
+    /// not known yet: any record at the same target then is a double vote. `Ok(None)`
+    /// when signing is safe.
+    ///
+    /// # Errors
+    /// [`SlashingProtectionError::Database`].
+    pub fn is_attestation_slashable(
+        &self,
+        pubkey: &BlsPublicKeyBytes,
+        source: u64,
+        target: u64,
+        signing_root: Option<Root>,
+    ) -> Result<Option<AttestationViolation>, SlashingProtectionError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let by_target = txn.open_table(ATTESTATIONS_BY_TARGET).map_err(db_err)?;
+        let by_source = txn.open_table(ATTESTATIONS_BY_SOURCE).map_err(db_err)?;
+        let mut candidates =
+            attestation_candidates(&by_target, &by_source, pubkey, source, target)?;
+        if signing_root.is_none() {
+            // An unknown new root never matches a stored one.
+            for c in &mut candidates {
+                c.signing_root = None;
+            }
+        }
+        let watermarks = watermarks_in(&txn.open_table(LOW_WATERMARKS).map_err(db_err)?, pubkey)?;
+        let new = AttestationToSign {
+            source_epoch: source,
+            target_epoch: target,
+            signing_root: signing_root.unwrap_or_default(),
+        };
+        Ok(check_attestation(candidates.iter(), &watermarks, &new).err())
     }
 
     /// Imports an EIP-3076 interchange from JSON bytes ([`Self::import_interchange`]).
@@ -460,12 +491,57 @@ fn read_watermarks(
     pubkey: &BlsPublicKeyBytes,
 ) -> Result<LowWatermarks, SlashingProtectionError> {
     let table = txn.open_table(LOW_WATERMARKS).map_err(db_err)?;
+    watermarks_in(&table, pubkey)
+}
+
+fn watermarks_in(
+    table: &impl ReadableTable<BlsPublicKeyBytes, StoredWatermarks>,
+    pubkey: &BlsPublicKeyBytes,
+) -> Result<LowWatermarks, SlashingProtectionError> {
     let stored = table.get(*pubkey).map_err(db_err)?.map(|g| g.value());
     Ok(stored.map_or_else(LowWatermarks::default, |(block_slot, source, target)| LowWatermarks {
         block_slot,
         attestation_source: source,
         attestation_target: target,
     }))
+}
+
+/// The only records that can conflict with `(source, target)`: target >= new target
+/// (double vote, or surrounding the new one), or source > new source (surrounded by it).
+fn attestation_candidates(
+    by_target: &impl ReadableTable<(BlsPublicKeyBytes, u64, u64), Option<Root>>,
+    by_source: &impl ReadableTable<(BlsPublicKeyBytes, u64, u64), ()>,
+    pubkey: &BlsPublicKeyBytes,
+    source: u64,
+    target: u64,
+) -> Result<Vec<SignedAttestation>, SlashingProtectionError> {
+    let mut candidates = Vec::new();
+    for item in
+        by_target.range((*pubkey, target, 0)..=(*pubkey, u64::MAX, u64::MAX)).map_err(db_err)?
+    {
+        let (k, v) = item.map_err(db_err)?;
+        let (_, t, s) = k.value();
+        candidates.push(SignedAttestation {
+            source_epoch: s,
+            target_epoch: t,
+            signing_root: v.value(),
+        });
+    }
+    if let Some(above) = source.checked_add(1) {
+        for item in
+            by_source.range((*pubkey, above, 0)..=(*pubkey, u64::MAX, u64::MAX)).map_err(db_err)?
+        {
+            let (k, _) = item.map_err(db_err)?;
+            let (_, s, t) = k.value();
+            let root = by_target.get((*pubkey, t, s)).map_err(db_err)?.and_then(|g| g.value());
+            candidates.push(SignedAttestation {
+                source_epoch: s,
+                target_epoch: t,
+                signing_root: root,
+            });
+        }
+    }
+    Ok(candidates)
 }
 
 enum Finish<V> {

@@ -245,3 +245,45 @@ fn database_agrees_with_the_in_memory_history() {
         assert_eq!(atts, history.attestations().collect::<Vec<_>>(), "key {key}");
     }
 }
+
+#[test]
+fn read_only_queries_follow_the_insert_rules_and_write_nothing() {
+    let (_dir, db) = fresh();
+    // Nothing signed yet: nothing is slashable, and asking records nothing.
+    assert_eq!(db.is_attestation_slashable(&PK, 2, 3, Some([1; 32])).unwrap(), None);
+    assert_eq!(db.is_block_slashable(&PK, 10, Some([1; 32])).unwrap(), None);
+    assert!(db.export_interchange().unwrap().data.is_empty());
+
+    assert_eq!(db.check_and_insert_attestation(&PK, &att(2, 3, 1)).unwrap(), Safe::Valid);
+    let block = BlockToSign { slot: 10, signing_root: [5; 32] };
+    assert_eq!(db.check_and_insert_block(&PK, &block).unwrap(), Safe::Valid);
+
+    // The same data again is safe; other data at the same target or slot is not.
+    assert_eq!(db.is_attestation_slashable(&PK, 2, 3, Some([1; 32])).unwrap(), None);
+    assert!(matches!(
+        db.is_attestation_slashable(&PK, 2, 3, Some([9; 32])).unwrap(),
+        Some(AttestationViolation::DoubleVote { .. })
+    ));
+    // Unknown data at a signed target: a double vote.
+    assert!(matches!(
+        db.is_attestation_slashable(&PK, 2, 3, None).unwrap(),
+        Some(AttestationViolation::DoubleVote { .. })
+    ));
+    assert!(matches!(
+        db.is_attestation_slashable(&PK, 1, 4, None).unwrap(),
+        Some(AttestationViolation::SurroundsExisting { .. })
+    ));
+    assert_eq!(db.is_attestation_slashable(&PK, 3, 4, None).unwrap(), None);
+    assert_eq!(db.is_block_slashable(&PK, 10, Some([5; 32])).unwrap(), None);
+    assert!(matches!(
+        db.is_block_slashable(&PK, 10, None).unwrap(),
+        Some(BlockViolation::DoubleProposal { .. })
+    ));
+    assert_eq!(db.is_block_slashable(&PK, 11, None).unwrap(), None);
+    // Another key is unaffected, and the queries wrote nothing.
+    assert_eq!(db.is_attestation_slashable(&[0xb2; 48], 2, 3, None).unwrap(), None);
+    let exported = db.export_interchange().unwrap();
+    assert_eq!(exported.data.len(), 1);
+    assert_eq!(exported.data[0].signed_attestations.len(), 1);
+    assert_eq!(exported.data[0].signed_blocks.len(), 1);
+}
