@@ -434,11 +434,13 @@ async fn failover_moves_to_the_second_node_when_the_first_dies() {
     .await
     .unwrap();
     let before = client.attester_duties(0, &[1, 2]).await.unwrap();
-    first.stop();
+    // Wait until it is really gone: a pooled keep-alive connection could otherwise still
+    // be answered by its connection task for a moment.
+    first.shutdown(Duration::from_secs(2)).await;
     let after = client.attester_duties(0, &[1, 2]).await.unwrap();
     assert_eq!(before, after, "same seed, same duties");
     // The second node now answers first; its death leaves nothing, and the error names both.
-    second.stop();
+    second.shutdown(Duration::from_secs(2)).await;
     let err = client.genesis().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, BeaconError::AllFailed(_)), "{text}");

@@ -133,6 +133,21 @@ impl RunningServer {
         }
         self.task.abort();
     }
+
+    /// Stops serving and waits, at most `grace`, until the listener is closed and idle
+    /// keep-alive connections are shut down; then aborts whatever is left.
+    ///
+    /// [`RunningServer::stop`] returns at once, and connections accepted before it may
+    /// still be answered for a moment (each runs in its own task). Use this when a test
+    /// needs the node gone, not merely going.
+    pub async fn shutdown(mut self, grace: std::time::Duration) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+    }
 }
 
 /// Binds `addr` and serves `chain` until [`RunningServer::stop`].
