@@ -86,6 +86,19 @@ impl AppState {
         self.chain.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs one batch submission: what the chain accepted is recorded even when some items
+    /// are refused, and the refusals become the Beacon API's indexed error.
+    fn submit_batch(
+        &self,
+        submit: impl FnOnce(&mut Chain) -> Result<(), Vec<(usize, ChainError)>>,
+    ) -> Result<Response, Response> {
+        let mut chain = self.chain();
+        let result = submit(&mut chain);
+        self.persist(&chain);
+        result.map_err(|f| indexed_error(&f))?;
+        Ok(StatusCode::OK.into_response())
+    }
+
     /// Appends records not yet written to the record folder.
     fn persist(&self, chain: &Chain) {
         let Some(dir) = &self.options.record_dir else { return };
@@ -682,13 +695,9 @@ async fn submit_attestations(
     body: Bytes,
 ) -> Response {
     unwrap((|| {
-        let mut chain = state.chain();
-        check_version(&headers, chain.config().fork)?;
+        check_version(&headers, state.chain().config().fork)?;
         let items: Vec<Value> = json_body(&body)?;
-        let result = chain.submit_attestations(now_ms(), &items);
-        state.persist(&chain);
-        result.map_err(|f| indexed_error(&f))?;
-        Ok(StatusCode::OK.into_response())
+        state.submit_batch(|chain| chain.submit_attestations(now_ms(), &items))
     })())
 }
 
@@ -722,24 +731,16 @@ async fn submit_aggregate_and_proofs(
     body: Bytes,
 ) -> Response {
     unwrap((|| {
-        let mut chain = state.chain();
-        check_version(&headers, chain.config().fork)?;
+        check_version(&headers, state.chain().config().fork)?;
         let items: Vec<Value> = json_body(&body)?;
-        let result = chain.submit_aggregate_and_proofs(now_ms(), &items);
-        state.persist(&chain);
-        result.map_err(|f| indexed_error(&f))?;
-        Ok(StatusCode::OK.into_response())
+        state.submit_batch(|chain| chain.submit_aggregate_and_proofs(now_ms(), &items))
     })())
 }
 
 async fn submit_sync_messages(State(state): State<Shared>, body: Bytes) -> Response {
     unwrap((|| {
         let items: Vec<SyncCommitteeMessage> = json_body(&body)?;
-        let mut chain = state.chain();
-        let result = chain.submit_sync_committee_messages(now_ms(), &items);
-        state.persist(&chain);
-        result.map_err(|f| indexed_error(&f))?;
-        Ok(StatusCode::OK.into_response())
+        state.submit_batch(|chain| chain.submit_sync_committee_messages(now_ms(), &items))
     })())
 }
 
@@ -768,11 +769,7 @@ async fn sync_contribution(
 async fn submit_contributions(State(state): State<Shared>, body: Bytes) -> Response {
     unwrap((|| {
         let items: Vec<SignedContributionAndProof> = json_body(&body)?;
-        let mut chain = state.chain();
-        let result = chain.submit_contribution_and_proofs(now_ms(), &items);
-        state.persist(&chain);
-        result.map_err(|f| indexed_error(&f))?;
-        Ok(StatusCode::OK.into_response())
+        state.submit_batch(|chain| chain.submit_contribution_and_proofs(now_ms(), &items))
     })())
 }
 
@@ -819,11 +816,7 @@ async fn prepare_beacon_proposer(State(state): State<Shared>, body: Bytes) -> Re
 async fn register_validator(State(state): State<Shared>, body: Bytes) -> Response {
     unwrap((|| {
         let items: Vec<SignedValidatorRegistration> = json_body(&body)?;
-        let mut chain = state.chain();
-        let result = chain.register_validators(now_ms(), &items);
-        state.persist(&chain);
-        result.map_err(|f| indexed_error(&f))?;
-        Ok(StatusCode::OK.into_response())
+        state.submit_batch(|chain| chain.register_validators(now_ms(), &items))
     })())
 }
 
