@@ -3,8 +3,10 @@
 //!
 //! The task owns the swarm. Every gossip message is validated before gossipsub forwards
 //! it: the task queues it (bounded, [`VALIDATION_QUEUE`]; a full queue ignores the message)
-//! for a blocking worker that owns the [`MessageValidator`] and does the RSA verification
-//! off the swarm task; the verdict comes back to the task, is reported to gossipsub
+//! for the validation pipeline, where one task owning the [`MessageValidator`] runs the
+//! cheap stateful checks in order and [`P2pConfig::validation_workers`] blocking threads
+//! verify RSA signatures in parallel (commits stay in arrival order, so verdicts are those
+//! of sequential validation); the verdict comes back to the task, is reported to gossipsub
 //! (rejections lower the sender's score) and accepted messages go to the [`Incoming`]
 //! queue. Every new connection runs the `/ssv/info/0.0.1` handshake
 //! ([`super::handshake`]); a peer of another network is disconnected. Discovery
@@ -24,7 +26,8 @@ use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
 use ssv_core::types::{CommitteeId, Height, MessageId, OperatorId, RunnerRole};
 use ssv_core::validation::{
-    MessageValidator, NetworkView, ValidationConfig, Verdict, check_decided, committee_subnet,
+    MessageValidator, NetworkView, SignatureCheck, ValidationConfig, Verdict, check_decided,
+    committee_subnet, verify_message_signatures,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -69,6 +72,8 @@ pub struct P2pConfig {
     pub metadata: NodeMetadata,
     /// Discovery, when wanted. It starts only with at least one bootnode.
     pub discovery: Option<DiscoveryConfig>,
+    /// Threads verifying RSA signatures of gossip in parallel (at least 1).
+    pub validation_workers: usize,
 }
 
 impl P2pConfig {
@@ -89,8 +94,14 @@ impl P2pConfig {
                 subnets: Subnets::default().to_hex(),
             },
             discovery: None,
+            validation_workers: default_validation_workers(),
         }
     }
+}
+
+/// One RSA worker per core, at most four (the rest of the node needs cores too).
+pub fn default_validation_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 #[derive(NetworkBehaviour)]
@@ -219,7 +230,11 @@ impl P2pNode {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sender, incoming) = channel(config.queue);
         let network_id = handshake::network_id(config.validation.domain);
-        let (jobs, verdicts) = spawn_validation(MessageValidator::new(config.validation), view);
+        let (jobs, verdicts) = spawn_validation(
+            MessageValidator::new(config.validation),
+            view,
+            config.validation_workers,
+        );
         let driver = Driver {
             swarm,
             keypair: config.keypair.clone(),
@@ -284,30 +299,100 @@ struct Checked {
     verdict: Verdict,
 }
 
-/// Starts the validation worker: a blocking task that owns the validator (its per-peer
-/// state is sequential) and reads jobs from a queue of [`VALIDATION_QUEUE`]. It ends when
-/// the job sender is dropped.
+/// A message in the validation pipeline, waiting for its turn to commit.
+struct InFlight {
+    job: Job,
+    now: u64,
+    /// `None` while its RSA verification runs; `Some(None)` when the pre-check failed (the
+    /// commit re-checks, and verifies inline in the rare case the state now lets it pass).
+    signatures: Option<Option<SignatureCheck>>,
+}
+
+/// Starts the validation pipeline ([`MessageValidator`]'s two-phase API): a task that owns
+/// the validator takes jobs from a queue of [`VALIDATION_QUEUE`], pre-checks each against
+/// the per-peer state (cheap, sequential), hands the RSA verification to up to `workers`
+/// blocking threads, and commits in arrival order with the receive time of each message,
+/// so verdicts and state are those of sequential validation. At most
+/// [`VALIDATION_QUEUE`] messages are in flight. It ends when the job sender is dropped.
 fn spawn_validation<V>(
     mut validator: MessageValidator,
     view: Arc<RwLock<V>>,
+    workers: usize,
 ) -> (mpsc::Sender<Job>, mpsc::UnboundedReceiver<Checked>)
 where
     V: NetworkView + Send + Sync + 'static,
 {
     let (jobs, mut job_rx) = mpsc::channel::<Job>(VALIDATION_QUEUE);
     let (verdict_tx, verdicts) = mpsc::unbounded_channel();
-    tokio::task::spawn_blocking(move || {
-        while let Some(job) = job_rx.blocking_recv() {
-            let now = unix_millis_now();
-            validator.handle_timeout(now);
-            let verdict = match view.read() {
-                Ok(view) => {
-                    validator.validate(now, &job.source.to_bytes(), &job.topic, &job.data, &*view)
+    let (verified_tx, mut verified_rx) = mpsc::unbounded_channel::<(u64, SignatureCheck)>();
+    let permits = Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
+    tokio::spawn(async move {
+        let mut in_flight: BTreeMap<u64, InFlight> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut jobs_open = true;
+        loop {
+            tokio::select! {
+                job = job_rx.recv(), if jobs_open && in_flight.len() < VALIDATION_QUEUE => {
+                    let Some(job) = job else {
+                        jobs_open = false;
+                        if in_flight.is_empty() { break; }
+                        continue;
+                    };
+                    let seq = next;
+                    next = next.wrapping_add(1);
+                    let now = unix_millis_now();
+                    let pre = match view.read() {
+                        Ok(v) => validator.pre_check(now, &job.source.to_bytes(), &job.topic, &job.data, &*v),
+                        Err(_) => break,
+                    };
+                    let signatures = match pre {
+                        Ok(()) => {
+                            let (view, data, done, permits) =
+                                (Arc::clone(&view), job.data.clone(), verified_tx.clone(), Arc::clone(&permits));
+                            tokio::spawn(async move {
+                                let Ok(_permit) = permits.acquire_owned().await else { return };
+                                let check = tokio::task::spawn_blocking(move || match view.read() {
+                                    Ok(v) => verify_message_signatures(&data, &*v),
+                                    Err(_) => SignatureCheck::Invalid,
+                                })
+                                .await
+                                .unwrap_or(SignatureCheck::Invalid);
+                                let _ = done.send((seq, check));
+                            });
+                            None
+                        }
+                        Err(_) => Some(None),
+                    };
+                    in_flight.insert(seq, InFlight { job, now, signatures });
                 }
-                Err(_) => break,
-            };
-            let checked = Checked { message_id: job.message_id, source: job.source, verdict };
-            if verdict_tx.send(checked).is_err() {
+                Some((seq, check)) = verified_rx.recv() => {
+                    if let Some(m) = in_flight.get_mut(&seq) {
+                        m.signatures = Some(Some(check));
+                    }
+                }
+            }
+            // Commit every message whose turn has come.
+            while let Some(entry) = in_flight.first_entry() {
+                let Some(signatures) = entry.get().signatures else { break };
+                let InFlight { job, now, .. } = entry.remove();
+                validator.handle_timeout(now);
+                let verdict = match view.read() {
+                    Ok(v) => validator.commit(
+                        now,
+                        &job.source.to_bytes(),
+                        &job.topic,
+                        &job.data,
+                        &*v,
+                        signatures,
+                    ),
+                    Err(_) => return,
+                };
+                let checked = Checked { message_id: job.message_id, source: job.source, verdict };
+                if verdict_tx.send(checked).is_err() {
+                    return;
+                }
+            }
+            if !jobs_open && in_flight.is_empty() {
                 break;
             }
         }
