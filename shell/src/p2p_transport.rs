@@ -426,6 +426,7 @@ pub async fn start(
     p2p.listen = listen_addrs(config);
     p2p.static_peers = static_peers.clone();
     p2p.subnets = subnets;
+    p2p.max_peers = config.p2p.max_peers.max(1);
     let node = P2pNode::spawn(p2p, view, Arc::new(StoreHistory(store))).await?;
     Ok(NodeNetwork::new(node, static_peers))
 }
