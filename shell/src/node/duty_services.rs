@@ -106,6 +106,27 @@ pub async fn run(
     .await?;
     tracing::info!(listen = ?net.listen_addrs, "p2p started");
 
+    // Before the driver signs anything: restore decided history (heights, slashing
+    // records) from the peers, against a view of the operators and committees stored.
+    if let Ok(mut v) = view.write() {
+        *v = p2p_transport::network_view(&store)?;
+    }
+    for share in store.shares()? {
+        let ids: Vec<OperatorId> = share.committee.iter().map(|(id, _)| *id).collect();
+        net.handle().subscribe_subnet(committee_subnet(&CommitteeId::from_operators(&ids)))?;
+    }
+    let network = Arc::new(network);
+    let restore = p2p_transport::RestoreContext {
+        store: Arc::clone(&store),
+        slashing: Arc::clone(&services.slashing),
+        network: Arc::clone(&network),
+        domain,
+        view: Arc::clone(&view),
+        limits: crate::p2p::restore::RestoreLimits::default(),
+    };
+    net.restore(&restore).await?;
+    net.watch_cut_off(restore, p2p_transport::CutOffDetector::for_network(&network));
+
     // The driver finds our operator id among the operators the contract sync stored.
     let (driver, _unused_tx, _unused_inbox) =
         super::start_driver(&config, &services, Arc::new(net.transport.clone())).await?;
@@ -114,10 +135,6 @@ pub async fn run(
     let fresh = p2p_transport::network_view(&store)?;
     if let Ok(mut v) = view.write() {
         *v = fresh;
-    }
-    for share in store.shares()? {
-        let ids: Vec<OperatorId> = share.committee.iter().map(|(id, _)| *id).collect();
-        net.handle().subscribe_subnet(committee_subnet(&CommitteeId::from_operators(&ids)))?;
     }
 
     let poll = Duration::from_millis(config.contract.poll_interval_ms.unwrap_or(12_000));
