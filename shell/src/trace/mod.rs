@@ -24,12 +24,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-use ssv_core::qbft::UnixMillis;
-use ssv_core::runner::{Input, Output, RunnerError};
+use std::collections::BTreeMap;
+
+use ssv_core::qbft::{Operator, UnixMillis};
+use ssv_core::runner::{BeaconNetwork, Committee, Input, Output, RunnerError};
 use ssv_core::trace::{
-    Answer, CoreRef, TraceError, TraceHeader, TraceRecord, encode_frame, encode_preamble,
-    outputs_digest,
+    Answer, CommitteeFacts, CoreRef, NetworkFacts, Refusal, TraceError, TraceHeader, TraceRecord,
+    encode_frame, encode_preamble, outputs_digest,
 };
+use ssv_core::types::{DomainType, OperatorId};
 
 /// Records the writer thread may lag behind the loop before records are dropped.
 pub const CHANNEL_CAPACITY: usize = 4096;
@@ -51,6 +54,53 @@ pub fn tap(answer: impl FnOnce() -> Answer) {
             answers.push(answer());
         }
     });
+}
+
+/// Taps an operator signature made inside a traced `handle` call (a failed signing is
+/// recorded as an empty signature: replay then fails the same way).
+pub fn tap_signature(sig: &Result<Vec<u8>, ssv_core::qbft::SignError>) {
+    tap(|| Answer::OperatorSignature(sig.as_ref().map(Vec::clone).unwrap_or_default()));
+}
+
+/// Taps a slashing lookup made inside a traced `handle` call.
+pub fn tap_protection(r: &Result<(), ssv_core::qbft::ValueCheckError>) {
+    tap(|| {
+        Answer::Protection(
+            r.as_ref().err().map(|e| Refusal { code: e.code, reason: e.reason.clone() }),
+        )
+    });
+}
+
+/// The header of a node's trace: its operator, network and committees (public keys and
+/// shares only).
+pub fn node_header<'a>(
+    operator_id: OperatorId,
+    network: &str,
+    domain_type: DomainType,
+    beacon: &BeaconNetwork,
+    committees: impl Iterator<Item = &'a Committee>,
+) -> TraceHeader {
+    let mut operators: BTreeMap<OperatorId, Operator> = BTreeMap::new();
+    let mut facts = Vec::new();
+    for c in committees {
+        for o in &c.member.committee {
+            operators.insert(o.operator_id, o.clone());
+        }
+        facts.push(CommitteeFacts {
+            operators: c.member.committee.iter().map(|o| o.operator_id).collect(),
+            shares: c.shares.values().cloned().collect(),
+        });
+    }
+    TraceHeader {
+        operator_id,
+        network: network.to_owned(),
+        domain_type: domain_type.0,
+        node_version: format!("ssv-node {}", env!("CARGO_PKG_VERSION")),
+        beacon: NetworkFacts::from(beacon),
+        operators: operators.into_values().collect(),
+        committees: facts,
+        simulator: None,
+    }
 }
 
 /// A size-rotated trace file writer (synchronous; [`NodeTracer`] runs it on its thread).
