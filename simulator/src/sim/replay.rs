@@ -9,12 +9,12 @@ use ssv_core::beacon::AttestationData;
 use ssv_core::crypto::rsa::OperatorPublicKey;
 use ssv_core::qbft::{
     CUT_OFF_ROUND, CommitteeMember, Controller, Operator, OperatorSigner, QbftConfig,
-    RoundRobinProposer, SignError, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts,
-    ValueCheck, ValueCheckError,
+    RoundRobinProposer, SignError, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, ValueCheck,
+    ValueCheckError,
 };
 use ssv_core::runner::{
-    BeaconNetwork, Committee, CommitteeRunner, CreateRunner, RunnerValueCheck,
-    SlashingProtection, Validator, ValidatorRunner, check_validator_consensus_data,
+    BeaconNetwork, Committee, CommitteeRunner, CreateRunner, RunnerValueCheck, SlashingProtection,
+    Validator, ValidatorRunner, check_validator_consensus_data,
 };
 use ssv_core::trace::{Answer, CoreRef, TraceHeader, TraceRecord, input_kind, outputs_digest};
 use ssv_core::types::{
@@ -324,7 +324,12 @@ struct NodeCores {
     validators: BTreeMap<ValidatorIndex, Validator>,
     answers: Answers,
     now: Arc<AtomicU64>,
+    network: Arc<BeaconNetwork>,
 }
+
+/// Committee runners the node's driver keeps after their slot, in slots (its
+/// `RUNNER_RETENTION_SLOTS`).
+pub const RUNNER_RETENTION_SLOTS: u64 = 32;
 
 fn build_cores(h: &TraceHeader) -> Result<NodeCores, String> {
     let network = Arc::new(h.beacon.to_network());
@@ -403,7 +408,7 @@ fn build_cores(h: &TraceHeader) -> Result<NodeCores, String> {
         committees
             .insert(cid.0, Committee::new(member, by_index, create, Box::new(verifier.clone())));
     }
-    Ok(NodeCores { committees, validators, answers, now })
+    Ok(NodeCores { committees, validators, answers, now, network })
 }
 
 fn build_validator(
@@ -422,7 +427,11 @@ fn build_validator(
             BeaconRole::SyncCommitteeContribution,
             SlotAnchor::TwoThirds,
         ),
-        (RunnerRole::ValidatorRegistration, BeaconRole::ValidatorRegistration, SlotAnchor::Relative),
+        (
+            RunnerRole::ValidatorRegistration,
+            BeaconRole::ValidatorRegistration,
+            SlotAnchor::Relative,
+        ),
         (RunnerRole::VoluntaryExit, BeaconRole::VoluntaryExit, SlotAnchor::Relative),
     ]
     .into_iter()
@@ -494,6 +503,13 @@ pub fn replay_node(
             q.wrong = None;
         }
         cores.now.store(r.now_unix_millis, Ordering::Relaxed);
+        // The driver forgets committee runners older than its retention window at each slot
+        // tick (outside `handle`); replay does the same at the record's slot.
+        let keep_from =
+            cores.network.slot_at(r.now_unix_millis).saturating_sub(RUNNER_RETENTION_SLOTS);
+        for c in cores.committees.values_mut() {
+            c.runners.retain(|s, _| *s >= keep_from);
+        }
         let mut out = Vec::new();
         let res = match r.core {
             CoreRef::Committee(id) => match cores.committees.get_mut(&id) {
