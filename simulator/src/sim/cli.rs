@@ -503,14 +503,15 @@ fn cmd_replay_node(path: &Path) -> Result<bool, String> {
     }
 }
 
+/// Whether `path` is a node's trace (a folder, or a file whose header has no simulator
+/// section); both kinds share one reader ([`ssv_core::trace::TraceReader`]).
 fn is_node_trace(path: &Path) -> bool {
     if path.is_dir() {
         return true;
     }
-    let mut magic = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok_and(|()| magic == ssv_core::trace::MAGIC)
+    std::fs::read(path).is_ok_and(|bytes| {
+        ssv_core::trace::TraceReader::new(&bytes).is_ok_and(|r| r.header().simulator.is_none())
+    })
 }
 
 fn cmd_replay(a: &ReplayArgs) -> Result<bool, String> {
