@@ -231,7 +231,7 @@ async fn a_traced_node_replays_to_identical_outputs() {
     // A well-formed trace whose recorded input differs diverges at that record: the
     // first BLS signing answer carries another signature, so the partial-signature message
     // the node broadcasts differs.
-    let mut changed = records.clone();
+    let mut changed = records;
     let k = changed
         .iter()
         .position(|r| matches!(r.input, Input::Response { response: Response::Signatures(_), .. }))

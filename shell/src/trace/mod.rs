@@ -59,7 +59,7 @@ pub fn tap(answer: impl FnOnce() -> Answer) {
 /// Taps an operator signature made inside a traced `handle` call (a failed signing is
 /// recorded as an empty signature: replay then fails the same way).
 pub fn tap_signature(sig: &Result<Vec<u8>, ssv_core::qbft::SignError>) {
-    tap(|| Answer::OperatorSignature(sig.as_ref().map(Vec::clone).unwrap_or_default()));
+    tap(|| Answer::OperatorSignature(sig.clone().unwrap_or_default()));
 }
 
 /// Taps a slashing lookup made inside a traced `handle` call.
