@@ -44,6 +44,8 @@ use crate::beacon::{
     AttestationData, SignedContributionAndProof, SignedValidatorRegistration, SignedVoluntaryExit,
     VersionedBlock, altair, electra, phase0,
 };
+use serde::{Deserialize, Serialize};
+
 use crate::crypto::signing::BeaconDomainType;
 use crate::types::{
     BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot,
@@ -51,10 +53,10 @@ use crate::types::{
 };
 
 /// A duty as a runner starts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Duty {
     /// One validator's duty (proposer, aggregator, contribution, registration, exit).
-    Validator(ValidatorDuty),
+    Validator(#[serde(with = "crate::trace::ssz_bytes")] ValidatorDuty),
     /// A committee's attester and sync-committee duties at one slot.
     Committee(CommitteeDuty),
 }
@@ -70,9 +72,10 @@ impl Duty {
 }
 
 /// One BLS signature to make with a share key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignRequest {
     /// The share public key whose secret signs.
+    #[serde(with = "crate::trace::byte_array")]
     pub share_pub_key: BlsPublicKeyBytes,
     /// The validator the share belongs to.
     pub validator_index: ValidatorIndex,
@@ -83,7 +86,7 @@ pub struct SignRequest {
 }
 
 /// What a runner asks its driver for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// `GetAttestationData(slot)`: answer with [`Response::AttestationData`].
     AttestationData {
@@ -100,6 +103,7 @@ pub enum Request {
         /// The share's graffiti.
         graffiti: Root,
         /// The reconstructed RANDAO reveal.
+        #[serde(with = "crate::trace::byte_array")]
         randao_reveal: BlsSignatureBytes,
     },
     /// `SubmitAggregateSelectionProof`: answer with [`Response::ConsensusData`] (the
@@ -114,16 +118,20 @@ pub enum Request {
         /// The aggregator.
         validator_index: ValidatorIndex,
         /// The reconstructed selection proof.
+        #[serde(with = "crate::trace::byte_array")]
         selection_proof: BlsSignatureBytes,
     },
     /// `IsSyncCommitteeAggregator` for each proof: answer with [`Response::Flags`].
-    IsSyncCommitteeAggregator(Vec<BlsSignatureBytes>),
+    IsSyncCommitteeAggregator(
+        #[serde(with = "crate::trace::byte_array_list")] Vec<BlsSignatureBytes>,
+    ),
     /// `GetSyncCommitteeContribution(slot, proofs, subnets)`: answer with
     /// [`Response::ConsensusData`] (`Contributions` SSZ and its fork).
     SyncCommitteeContributions {
         /// The slot.
         slot: Slot,
         /// The selection proofs of the selected subnets.
+        #[serde(with = "crate::trace::byte_array_list")]
         selection_proofs: Vec<BlsSignatureBytes>,
         /// The subnets, parallel to `selection_proofs`.
         subnets: Vec<u64>,
@@ -131,12 +139,12 @@ pub enum Request {
 }
 
 /// The answer to a [`Request`], carrying the request id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// Attestation data for the requested slot.
-    AttestationData(AttestationData),
+    AttestationData(#[serde(with = "crate::trace::ssz_bytes")] AttestationData),
     /// One signature per [`SignRequest`], in order.
-    Signatures(Vec<BlsSignatureBytes>),
+    Signatures(#[serde(with = "crate::trace::byte_array_list")] Vec<BlsSignatureBytes>),
     /// Consensus data from the beacon node: raw fork number and SSZ payload.
     ConsensusData {
         /// go-eth2-client `DataVersion` number.
@@ -196,13 +204,14 @@ impl Submission {
     }
 }
 
-/// What a runner (or committee) is asked to do.
-#[derive(Debug, Clone)]
+/// What a runner (or committee) is asked to do. Serde form: the trace format
+/// ([`crate::trace`]); wire types as their SSZ bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Input {
     /// Start a duty.
     StartDuty(Duty),
     /// A received `SignedSSVMessage` (QBFT or partial signatures).
-    Message(SignedSsvMessage),
+    Message(#[serde(with = "crate::trace::ssz_bytes")] SignedSsvMessage),
     /// The clock reached `poll_timeout`.
     Timeout,
     /// The answer to request `id`.

@@ -96,6 +96,9 @@ pub enum DriverError {
     /// The beacon node reported a configuration the driver cannot use.
     #[error("beacon node configuration: {0}")]
     BeaconConfig(String),
+    /// The trace folder cannot be written.
+    #[error("trace: {0}")]
+    Trace(String),
     /// A share in the store cannot be used.
     #[error("share of validator {validator}: {reason}")]
     Share {
@@ -217,7 +220,9 @@ struct SharedRsaSigner(Arc<OperatorPrivateKey>);
 
 impl OperatorSigner for SharedRsaSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()))
+        let sig = self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()));
+        crate::trace::tap_signature(&sig);
+        sig
     }
 }
 
@@ -315,6 +320,8 @@ pub struct Driver {
     builder_boost_factor: Option<u64>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    /// The input recorder (`--trace-dir`), see [`Driver::enable_trace`].
+    trace: Option<crate::trace::NodeTracer>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -511,7 +518,32 @@ impl Driver {
             builder_boost_factor: None,
             events_tx,
             events_rx,
+            trace: None,
         })
+    }
+
+    /// Records every input given to the cores from now on into `dir` (see
+    /// [`crate::trace`]); `network` names the network in the header.
+    ///
+    /// # Errors
+    /// The folder cannot be created or the writer thread not started.
+    pub fn enable_trace(
+        &mut self,
+        network: &str,
+        dir: &std::path::Path,
+        max_file_bytes: u64,
+        max_files: u32,
+    ) -> std::io::Result<()> {
+        let header = crate::trace::node_header(
+            self.ctx.operator_id,
+            network,
+            self.ctx.domain_type,
+            &self.ctx.network,
+            self.committees.values().map(|c| &c.committee),
+        );
+        let writer = crate::trace::TraceWriter::new(dir, &header, max_file_bytes, max_files)?;
+        self.trace = Some(crate::trace::NodeTracer::start(writer)?);
+        Ok(())
     }
 
     /// Validators the node holds shares of, by index.
@@ -814,7 +846,13 @@ impl Driver {
             let (res, out) = {
                 let Some(c) = self.committees.get_mut(&cid) else { return };
                 let mut out = Vec::new();
-                let res = c.committee.handle(now_ms(), input, &mut out);
+                let now = now_ms();
+                let core = ssv_core::trace::CoreRef::Committee(cid.0);
+                let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
+                let res = c.committee.handle(now, input, &mut out);
+                if let (Some(t), Some(p)) = (self.trace.as_mut(), traced) {
+                    t.finish(p, &res, &out);
+                }
                 (res, out)
             };
             match res {
@@ -1084,6 +1122,11 @@ fn runner_factory(
     let verifier = verifier.clone();
     Box::new(move |shares: BTreeMap<ValidatorIndex, Share>| {
         let dc = *duty_context.lock().unwrap_or_else(|e| e.into_inner());
+        crate::trace::tap(|| ssv_core::trace::Answer::DutyContext {
+            slot: dc.slot,
+            expected_source: dc.expected_source,
+            expected_target: dc.expected_target,
+        });
         let config = Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
             value_check: Box::new(RunnerValueCheck::BeaconVote {

@@ -98,7 +98,7 @@ impl SlashingProtection for DbProtection {
         data: &AttestationData,
     ) -> Result<(), ValueCheckError> {
         let (source, target) = (data.source.epoch, data.target.epoch);
-        match self.0.is_attestation_slashable(share_pub_key, source, target, None) {
+        let r = match self.0.is_attestation_slashable(share_pub_key, source, target, None) {
             Ok(None) => Ok(()),
             // The value has no signing root yet: a record with the same source and target
             // may be this very vote (or belong to a validator with only a sync duty in the
@@ -113,7 +113,9 @@ impl SlashingProtection for DbProtection {
                 reason: format!("slashable attestation: {v}"),
             }),
             Err(e) => Err(ValueCheckError { code: None, reason: e.to_string() }),
-        }
+        };
+        crate::trace::tap_protection(&r);
+        r
     }
 
     fn check_block(
@@ -121,13 +123,15 @@ impl SlashingProtection for DbProtection {
         share_pub_key: &BlsPublicKeyBytes,
         slot: Slot,
     ) -> Result<(), ValueCheckError> {
-        match self.0.is_block_slashable(share_pub_key, slot, None) {
+        let r = match self.0.is_block_slashable(share_pub_key, slot, None) {
             Ok(None) => Ok(()),
             Ok(Some(v)) => {
                 Err(ValueCheckError { code: None, reason: format!("slashable proposal: {v}") })
             }
             Err(e) => Err(ValueCheckError { code: None, reason: e.to_string() }),
-        }
+        };
+        crate::trace::tap_protection(&r);
+        r
     }
 }
 
@@ -359,7 +363,13 @@ impl Driver {
             let (res, out) = {
                 let Some(v) = self.vals.get_mut(&vi) else { return };
                 let mut out = Vec::new();
-                let res = v.validator.handle(now_ms(), input, &mut out);
+                let now = now_ms();
+                let core = ssv_core::trace::CoreRef::Validator(vi);
+                let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
+                let res = v.validator.handle(now, input, &mut out);
+                if let (Some(t), Some(p)) = (self.trace.as_mut(), traced) {
+                    t.finish(p, &res, &out);
+                }
                 (res, out)
             };
             match res {
