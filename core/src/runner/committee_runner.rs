@@ -88,7 +88,13 @@ pub struct CommitteeRunner {
     next_id: u64,
     cache: LagrangeCache,
     bls: Arc<dyn ThresholdBls>,
+    /// The last [`CommitteeRunner::expected`], keyed by its duty and decided vote: every
+    /// post-consensus message of a duty needs it, and it hashes every validator's object.
+    expected_memo: Option<(CommitteeDuty, BeaconVote, Arc<Vec<Expected>>)>,
 }
+
+/// A validator duty's (role, validator, signing root, unsigned submission).
+type Expected = (BeaconRole, ValidatorIndex, Root, Submission);
 
 impl CommitteeRunner {
     /// A runner over `shares` with a QBFT controller built from `config` (whose value check
@@ -111,6 +117,7 @@ impl CommitteeRunner {
             next_id: 0,
             cache: LagrangeCache::new(LAGRANGE_CACHE_CAPACITY_DEFAULT),
             bls: Arc::new(BlstThresholdBls),
+            expected_memo: None,
         }
     }
 
@@ -449,7 +456,14 @@ impl CommitteeRunner {
             .as_ref()
             .and_then(|v| BeaconVote::from_ssz_bytes(v).ok())
             .ok_or(RunnerError::NoDecidedValue)?;
-        let expected = self.expected(&duty, &vote);
+        let expected = match &self.expected_memo {
+            Some((d, v, e)) if *d == duty && *v == vote => Arc::clone(e),
+            _ => {
+                let e = Arc::new(self.expected(&duty, &vote));
+                self.expected_memo = Some((duty, vote, Arc::clone(&e)));
+                e
+            }
+        };
         // The (root, role, validator) quorums to reconstruct, in the spec's order.
         let mut candidates: Vec<(Root, BeaconRole, ValidatorIndex)> = Vec::new();
         let Some(state) = self.state.as_ref() else { return Err(RunnerError::NoRunningDuty) };
