@@ -363,14 +363,26 @@ impl CommitteeRunner {
     ) -> Result<(), RunnerError> {
         let mut requests = Vec::new();
         let mut items = Vec::new();
+        // Validators of a committee mostly sign the same object (one attestation data per
+        // committee index, one block root): hash each distinct one once.
+        let mut data_roots: Vec<(AttestationData, Root)> = Vec::new();
+        let mut signing_roots: BTreeMap<(u64, BeaconDomainType, Root), Root> = BTreeMap::new();
         for vd in &duty.validator_duties {
             let epoch = self.network.epoch_at_slot(vd.slot);
             let version = self.version_at_slot(duty.slot);
             let (domain_type, object_root) = match vd.beacon_role() {
-                Some(BeaconRole::Attester) => (
-                    BeaconDomainType::BEACON_ATTESTER,
-                    attestation_data(vote, vd, version).tree_hash_root().0,
-                ),
+                Some(BeaconRole::Attester) => {
+                    let data = attestation_data(vote, vd, version);
+                    let root = match data_roots.iter().find(|(d, _)| *d == data) {
+                        Some((_, r)) => *r,
+                        None => {
+                            let r = data.tree_hash_root().0;
+                            data_roots.push((data, r));
+                            r
+                        }
+                    };
+                    (BeaconDomainType::BEACON_ATTESTER, root)
+                }
                 Some(BeaconRole::SyncCommittee) => {
                     (BeaconDomainType::SYNC_COMMITTEE, vote.block_root)
                 }
@@ -381,7 +393,9 @@ impl CommitteeRunner {
                 .get(&vd.validator_index)
                 .ok_or_else(|| RunnerError::other("no share for the duty's validator"))?;
             let signing_root =
-                compute_signing_root(&object_root, &self.network.domain(epoch, domain_type));
+                *signing_roots.entry((epoch, domain_type, object_root)).or_insert_with(|| {
+                    compute_signing_root(&object_root, &self.network.domain(epoch, domain_type))
+                });
             requests.push(SignRequest {
                 share_pub_key: share.share_pub_key,
                 validator_index: vd.validator_index,
