@@ -494,7 +494,7 @@ impl Driver {
                     let res = if self.accepted.contains(&root) {
                         Ok(())
                     } else {
-                        runners::submit(beacon, at_ms, s)
+                        runners::submit(beacon, &self.crypto, at_ms, s)
                     };
                     match res {
                         Ok(()) => {
