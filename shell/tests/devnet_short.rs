@@ -61,8 +61,22 @@ async fn four_operators_one_stopped_do_every_duty() {
         serde_json::from_str(&std::fs::read_to_string(record.join("validators.json")).unwrap())
             .unwrap();
     assert_eq!(validators.as_array().map(Vec::len), Some(4));
+    // Every request the simulator received: GETs, and the accepted submissions among them.
     let submissions = std::fs::read_to_string(record.join("submissions.jsonl")).unwrap();
-    assert!(submissions.lines().count() >= 4 * 6, "every submission recorded");
+    let requests: Vec<serde_json::Value> =
+        submissions.lines().map(|l| serde_json::from_str(l).expect("a request a line")).collect();
+    let has = |method: &str, route: &str, status: u64| {
+        requests.iter().any(|r| {
+            r["method"] == method
+                && r["route"].as_str().is_some_and(|x| x.starts_with(route))
+                && r["status"] == status
+        })
+    };
+    assert!(has("GET", "/eth/v1/validator/attestation_data?", 200), "GETs logged");
+    assert!(has("POST", "/eth/v2/beacon/pool/attestations", 200), "submissions logged");
+    let accepted = std::fs::read_to_string(record.join("accepted.jsonl")).unwrap();
+    assert!(accepted.lines().count() >= 4 * 6, "every accepted submission recorded");
+    assert!(requests.len() > accepted.lines().count());
     let summary_file = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
     assert!(summary_file.contains("\"sync_committee\""));
 }

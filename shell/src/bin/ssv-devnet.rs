@@ -34,7 +34,8 @@ struct Args {
     /// … at the start of this slot of the run (1-based).
     #[arg(long, requires = "stop_operator")]
     at_slot: Option<u64>,
-    /// Write the simulator's genesis, spec, fork schedule, validators and submissions here.
+    /// Write the simulator's genesis, spec, fork schedule, validators, every request it
+    /// received (`submissions.jsonl`) and the submissions it accepted here.
     #[arg(long)]
     record: Option<PathBuf>,
     /// Write the summary as JSON here.

@@ -18,7 +18,6 @@
 //! leaves nothing running.
 
 use std::fs::File;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,6 +42,10 @@ pub const WARMUP_SLOTS: u64 = 2;
 pub const REPORT_LAG_SLOTS: u64 = 2;
 /// How long the nodes get to become ready and load their committees.
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// The simulator's log of every request, in its record folder (`ssv-sim --record-dir`).
+pub const REQUESTS_FILE: &str = "requests.jsonl";
+/// The simulator's record of accepted submissions, in its record folder.
+pub const ACCEPTED_FILE: &str = "submissions.jsonl";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -544,7 +547,7 @@ impl Devnet {
         let stop_at = opts.stop_operator.map(|(id, k)| (id, first.saturating_add(k - 1)));
         let mut book = DutyBook::new();
         let mut fetched = std::collections::BTreeSet::new();
-        let records = self.sim_record_dir.join("submissions.jsonl");
+        let records = self.sim_record_dir.join(ACCEPTED_FILE);
         println!(
             "running slots {first}..={last}{}",
             stop_at.map(|(id, s)| format!("; operator {id} stops at slot {s}")).unwrap_or_default()
@@ -658,9 +661,12 @@ impl Devnet {
 
     /// Writes the simulator's own answers to `genesis`, `config/spec` and
     /// `config/fork_schedule` (`genesis.json`, `spec.json`, `fork_schedule.json`),
-    /// `validators.json` (`[{"index", "pubkey"}]`) and `submissions.jsonl`: the
-    /// simulator's record (`unix_millis`, `slot`, `route`, `body`) of every submission it
-    /// accepted and every subscription it received.
+    /// `validators.json` (`[{"index", "pubkey"}]`), `submissions.jsonl`: every Beacon API
+    /// request the simulator received, GETs and refused submissions included (one
+    /// `ssv_simulator::server::RequestRecord` a line: `unix_millis`, `method`, `route` with
+    /// its query, `status`, `content_type`, `body_encoding` and `body` as sent), and
+    /// `accepted.jsonl`: the simulator's record (`unix_millis`, `slot`, `route`, `body`) of
+    /// every submission it accepted (signature checked) and every subscription.
     ///
     /// # Errors
     /// [`DevnetError`].
@@ -689,10 +695,19 @@ impl Devnet {
             &dir.join("validators.json"),
             &serde_json::to_string_pretty(&validators).unwrap_or_default(),
         )?;
-        let from = self.sim_record_dir.join("submissions.jsonl");
-        let text = std::fs::read_to_string(&from).unwrap_or_default();
-        let mut out = File::create(dir.join("submissions.jsonl")).map_err(io_err(dir))?;
-        out.write_all(text.as_bytes()).map_err(io_err(dir))?;
+        // Copied (streamed, not read whole): a long run's log can be large.
+        for (from, to) in [(REQUESTS_FILE, "submissions.jsonl"), (ACCEPTED_FILE, "accepted.jsonl")]
+        {
+            let from = self.sim_record_dir.join(from);
+            let to = dir.join(to);
+            match File::open(&from) {
+                Ok(mut input) => {
+                    let mut out = File::create(&to).map_err(io_err(&to))?;
+                    std::io::copy(&mut input, &mut out).map_err(io_err(&to))?;
+                }
+                Err(_) => write(&to, "")?,
+            }
+        }
         Ok(())
     }
 }
