@@ -422,7 +422,7 @@ mod tests {
         assert!(book.slashable().is_empty());
     }
 
-    fn rec(at: u64, slot: u64, route: &str, body: Value) -> String {
+    fn rec(at: u64, slot: u64, route: &str, body: &Value) -> String {
         serde_json::json!({"unix_millis": at, "slot": slot, "route": route, "body": body})
             .to_string()
     }
@@ -439,19 +439,19 @@ mod tests {
         book.add_due(4, Role::VoluntaryExit, 1);
         book.add_due(6, Role::ValidatorRegistration, 1);
         let text = [
-            rec(4_300, 4, BLOCKS_ROUTE, serde_json::json!({"slot": "4", "proposer_index": "1"})),
-            rec(4_700, 4, AGGREGATES_ROUTE, serde_json::json!({"message": {
+            rec(4_300, 4, BLOCKS_ROUTE, &serde_json::json!({"slot": "4", "proposer_index": "1"})),
+            rec(4_700, 4, AGGREGATES_ROUTE, &serde_json::json!({"message": {
                 "aggregator_index": "0", "aggregate": {"data": {"slot": "4"}}}})),
-            rec(4_800, 4, CONTRIBUTIONS_ROUTE, serde_json::json!({"message": {
+            rec(4_800, 4, CONTRIBUTIONS_ROUTE, &serde_json::json!({"message": {
                 "aggregator_index": "1", "contribution": {"slot": "4", "subcommittee_index": "2"}}})),
             // Registration of slot 5 arriving in slot 6: within its window.
-            rec(6_100, 6, REGISTRATIONS_ROUTE, serde_json::json!({"message": {"pubkey": "0xaa"}})),
+            rec(6_100, 6, REGISTRATIONS_ROUTE, &serde_json::json!({"message": {"pubkey": "0xaa"}})),
             // An unscheduled registration (start-up): due and done as sent.
-            rec(4_200, 4, REGISTRATIONS_ROUTE, serde_json::json!({"message": {"pubkey": "0xbb"}})),
+            rec(4_200, 4, REGISTRATIONS_ROUTE, &serde_json::json!({"message": {"pubkey": "0xbb"}})),
             // The exit asked at slot 4, arriving in slot 6.
-            rec(6_500, 6, EXITS_ROUTE, serde_json::json!({"message": {"validator_index": "1"}})),
+            rec(6_500, 6, EXITS_ROUTE, &serde_json::json!({"message": {"validator_index": "1"}})),
             // An exit nobody asked for is not counted.
-            rec(6_600, 6, EXITS_ROUTE, serde_json::json!({"message": {"validator_index": "0"}})),
+            rec(6_600, 6, EXITS_ROUTE, &serde_json::json!({"message": {"validator_index": "0"}})),
         ]
         .join("\n");
         book.read_records(&text);

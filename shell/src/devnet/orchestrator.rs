@@ -49,6 +49,9 @@ pub const WARMUP_SLOTS: u64 = 2;
 pub const REPORT_LAG_SLOTS: u64 = 2;
 /// How long the nodes get to become ready and load their committees.
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Sync-committee positions an SSV validator duty carries (ssz-max of
+/// `ValidatorDuty.ValidatorSyncCommitteeIndices`).
+pub const MAX_SYNC_INDICES: usize = 13;
 /// Slots after a mid-run registration before the new validators' duties count (the nodes
 /// see the event at their next poll, load the share and fetch its duties).
 pub const LATE_GRACE_SLOTS: u64 = 2;
@@ -622,11 +625,7 @@ impl Devnet {
         let header: Vec<String> =
             Role::ALL.iter().map(|r| format!("{:<16}", r.short_name())).collect();
         println!("{:>6} {:>4} | {}| missed", "slot", "run", header.join("| "));
-        println!(
-            "{:>11} | {}|",
-            "",
-            ["done/due median ms"; 7].map(|h| format!("{h:<16}")).join("| ")
-        );
+        println!("{:>11} | {}|", "", ["done/due med ms"; 7].map(|h| format!("{h:<16}")).join("| "));
         let spe = self.slots_per_epoch.max(1);
         for s in first..=last.saturating_add(REPORT_LAG_SLOTS) {
             let wait = self.slot_start(s).saturating_sub(now_ms());
@@ -776,9 +775,14 @@ impl Devnet {
             for d in sync.data.iter().filter(|d| counted(d.validator_index, slot)) {
                 book.add_due(slot, Role::SyncCommittee, d.validator_index);
                 let Some(secret) = secrets.get(d.validator_index as usize) else { continue };
+                // An SSV duty carries at most 13 sync-committee positions (the spec's
+                // `ValidatorDuty.ValidatorSyncCommitteeIndices`, ssz-max 13): only their
+                // subcommittees can be contribution duties. (A real validator holds a few
+                // positions; a devnet of a handful of validators holds ~512 / V each.)
                 let subs: std::collections::BTreeSet<u64> = d
                     .validator_sync_committee_indices
                     .iter()
+                    .take(MAX_SYNC_INDICES)
                     .map(|i| net.sync_subnet(*i))
                     .collect();
                 for sub in subs {

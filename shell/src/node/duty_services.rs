@@ -255,7 +255,7 @@ impl EffectApplier {
                 }
             }
             Err(e) => {
-                tracing::warn!(validator = %hex::encode(public_key), error = %e, "validator not started")
+                tracing::warn!(validator = %hex::encode(public_key), error = %e, "validator not started");
             }
         }
     }
