@@ -11,9 +11,13 @@
 //! its output to `logs/<name>.log` in the run folder.
 //!
 //! Once every node is ready and has loaded its committee, the devnet runs `slots` slots:
-//! it asks the simulator for the duties of the registered validators, reads the
-//! simulator's record of accepted (signature-checked) submissions, prints a line per slot
-//! (two slots after it, when late submissions are in) and a summary. Every child is killed
+//! it asks the simulator for the duties of the registered validators (and signs the
+//! aggregator and sync-contributor selection proofs itself, see [`super::duties`]), reads
+//! the simulator's record of accepted (signature-checked) submissions, prints a line per
+//! slot with a column per role (two slots after it, when late submissions are in) and a
+//! summary. During the run it can stop an operator, send `exitValidator` for a validator
+//! (its voluntary exit is then due) and register more validators (known to the simulator
+//! from genesis), which the running nodes must pick up. Every child is killed
 //! when the [`Devnet`] is dropped, so an error, a panic or Ctrl-C (dropping the future)
 //! leaves nothing running.
 
