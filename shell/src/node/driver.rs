@@ -67,7 +67,10 @@ use tokio::sync::mpsc;
 
 pub mod validators;
 
-pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
+pub use validators::{
+    DriverHandle, EXIT_POSTPONE_SLOTS, LoadedShare, REGISTRATION_EPOCHS, ValidatorChange,
+    is_aggregator,
+};
 
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
@@ -283,6 +286,8 @@ enum Event {
     StartExit {
         validator: ValidatorIndex,
     },
+    /// Validators added, removed or exited while running (see [`validators`]).
+    Validators(validators::ValidatorChange),
     /// The committee's submissions of `slot` were answered.
     Submitted {
         committee: CommitteeId,
@@ -310,6 +315,8 @@ pub struct Driver {
     attestation_data: BTreeMap<Slot, AttestationData>,
     /// Validator-level runners by validator index.
     vals: BTreeMap<ValidatorIndex, validators::ValidatorState>,
+    /// Validator index by validator public key (finds a message's validator).
+    val_by_key: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
     /// Validator-level duties by slot, keyed by (validator, role).
     validator_duties: BTreeMap<Slot, BTreeMap<(ValidatorIndex, u64), ValidatorDuty>>,
     /// The slot of the start-up registrations (set at the first slot).
@@ -511,6 +518,10 @@ impl Driver {
             requested_epochs: BTreeSet::new(),
             scheduled_slots: BTreeSet::new(),
             attestation_data: BTreeMap::new(),
+            val_by_key: vals
+                .iter()
+                .map(|(i, v)| (v.validator.share.validator_pub_key, *i))
+                .collect(),
             vals,
             validator_duties: BTreeMap::new(),
             startup_registration: None,
@@ -706,6 +717,7 @@ impl Driver {
                 self.serve_deferred(validator, id, request);
             }
             Event::StartExit { validator } => self.start_exit(validator),
+            Event::Validators(change) => self.on_validator_change(change),
             Event::Submitted { committee, slot } => {
                 if let Some(c) = self.committees.get_mut(&committee) {
                     c.submitted.insert(slot);
