@@ -54,6 +54,8 @@ async fn four_operators_one_stopped_do_every_duty() {
         stop_operator: Some((2, 3)),
         exit_validator: Some((1, 1)),
         late_validators: Some((1, 2)),
+        // Only ours on the chain: every role (a proposal, sync positions) falls to them.
+        chain_validators: Some(5),
         record: Some(record.clone()),
         json_summary: Some(dir.path().join("summary.json")),
         folder: Some(dir.path().join("devnet")),

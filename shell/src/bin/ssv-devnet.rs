@@ -21,6 +21,11 @@ struct Args {
     /// Slots to run; then a summary is printed and the devnet stops.
     #[arg(long, default_value_t = 16)]
     slots: u64,
+    /// Validators of the simulated beacon chain in all: ours first, the rest unregistered
+    /// (default 8 x ours, so ours hold about an eighth of the proposals and of the 512
+    /// sync-committee positions, as a cluster would on a real chain, not all of them).
+    #[arg(long)]
+    chain_validators: Option<u64>,
     /// Slot duration in seconds (short for demos; 12 for realism). 4 s leaves room for a
     /// round change (first round ends 1/3 slot + 2 s in) when a leader is down.
     #[arg(long, default_value_t = 4)]
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         stop_operator: args.stop_operator.zip(args.at_slot),
         exit_validator: args.exit_validator.zip(args.exit_at_slot),
         late_validators: None,
+        chain_validators: args.chain_validators,
         record: args.record,
         json_summary: args.json_summary,
         folder: args.folder,

@@ -86,6 +86,9 @@ pub struct DevnetOptions {
     /// of run slot `.1` (1-based), while the nodes run; their duties count from
     /// [`LATE_GRACE_SLOTS`] after.
     pub late_validators: Option<(u64, u64)>,
+    /// Validators of the simulated beacon chain in all, ours (and the late ones) first,
+    /// the rest unregistered fillers; `None`: 8 x ours. At least ours.
+    pub chain_validators: Option<u64>,
     /// Where to write the Beacon API record (see [`Devnet::write_record`]).
     pub record: Option<PathBuf>,
     /// Where to write the JSON summary.
@@ -405,6 +408,8 @@ impl Devnet {
         // source and target are both 0).
         let slot_ms = opts.slot_seconds.saturating_mul(1000);
         let genesis_s = (now_ms() / 1000).saturating_sub(opts.slots_per_epoch * opts.slot_seconds);
+        let ours = validator_pubkeys.len() as u64;
+        let fillers = opts.chain_validators.unwrap_or(ours.saturating_mul(8)).saturating_sub(ours);
         let pubkeys_file = folder.join("validator_pubkeys.txt");
         write(&pubkeys_file, &(validator_pubkeys.join("\n") + "\n"))?;
         let sim_record_dir = folder.join("simulator-record");
@@ -416,6 +421,7 @@ impl Devnet {
             .args(["--port", &sim_port.to_string()])
             .arg("--pubkeys")
             .arg(&pubkeys_file)
+            .args(["--filler-validators", &fillers.to_string()])
             .args(["--slot-seconds", &opts.slot_seconds.to_string()])
             .args(["--slots-per-epoch", &opts.slots_per_epoch.to_string()])
             .args(["--genesis-time", &genesis_s.to_string()])

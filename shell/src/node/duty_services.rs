@@ -157,7 +157,7 @@ pub async fn run(
     let duties = Arc::new(std::sync::Mutex::new(ViewDuties::default()));
     tokio::spawn(feed_view_duties(
         Arc::new(beacon),
-        network.clone(),
+        (*network).clone(),
         epochs_per_period,
         Arc::clone(&store),
         Arc::clone(&view),
@@ -170,7 +170,7 @@ pub async fn run(
         store: Arc::clone(&store),
         view: Arc::clone(&view),
         p2p: net.handle().clone(),
-        network: network.clone(),
+        network: (*network).clone(),
         execution: alloy::providers::RootProvider::new_http(
             config.execution_node.parse().map_err(|e| {
                 DutyServicesError::Key(format!("execution node URL {}: {e}", config.execution_node))
