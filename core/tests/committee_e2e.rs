@@ -322,14 +322,26 @@ fn split_validator(
 /// router: pre-consensus partial signatures, QBFT on the beacon data, post-consensus
 /// partial signatures. Every submitted object's signature (and every selection proof it
 /// carries) must verify against the validator key under the right domain.
-#[test]
-fn four_operators_complete_validator_duties() {
-    use ssv_core::beacon::{SyncAggregatorSelectionData, SyncCommitteeContribution, phase0};
-    use ssv_core::runner::{Validator, ValidatorRunner};
-    use ssv_core::types::{BeaconRole, Contribution, Contributions};
-    use ssz::Encode;
+/// Validator index of the validator-duty tests' validator.
+const V: u64 = 7;
 
-    const V: u64 = 7;
+/// Four operators' `Validator` routers for one validator (aggregator, sync contribution,
+/// registration and exit runners), with the keys to answer their requests.
+struct ValidatorCluster {
+    net: Arc<BeaconNetwork>,
+    validators: BTreeMap<u64, ssv_core::runner::Validator>,
+    secrets: BTreeMap<u64, SecretKey>,
+    vpk: PublicKey,
+    epoch: u64,
+    now: u64,
+    base: ValidatorDuty,
+    attestation: AttestationData,
+}
+
+fn validator_cluster() -> ValidatorCluster {
+    use ssv_core::runner::{Validator, ValidatorRunner};
+    use ssv_core::types::BeaconRole;
+
     let mut net = network();
     net.sync_subcommittee_size = 128;
     let net = Arc::new(net);
@@ -413,6 +425,118 @@ fn four_operators_complete_validator_duties() {
         validator_committee_index: 5,
         validator_sync_committee_indices: VariableList::empty(),
     };
+    let attestation = AttestationData {
+        slot: SLOT,
+        index: 2,
+        beacon_block_root: [9; 32],
+        source: Checkpoint { epoch: 1, root: [1; 32] },
+        target: Checkpoint { epoch: 2, root: [2; 32] },
+    };
+
+    ValidatorCluster { net, validators, secrets, vpk, epoch, now, base, attestation }
+}
+
+impl ValidatorCluster {
+    /// The beacon node's and the signer's answer to `op`'s `request`.
+    fn answer(&self, op: u64, request: Request) -> Response {
+        use ssv_core::beacon::{SyncCommitteeContribution, phase0};
+        use ssv_core::types::{Contribution, Contributions};
+        use ssz::Encode;
+        let (secrets, attestation) = (&self.secrets, self.attestation);
+        match request {
+            Request::Sign(items) => Response::Signatures(
+                items.iter().map(|it| secrets[&op].sign(&it.signing_root).to_bytes()).collect(),
+            ),
+            Request::AggregateAndProof { validator_index, selection_proof, .. } => {
+                let mut bits = ssz_types::BitList::with_capacity(32).expect("bits");
+                bits.set(5, true).expect("bit");
+                let aggregate = phase0::AggregateAndProof {
+                    aggregator_index: validator_index,
+                    aggregate: phase0::Attestation {
+                        aggregation_bits: bits,
+                        data: attestation,
+                        signature: [0; 96],
+                    },
+                    selection_proof,
+                };
+                Response::ConsensusData {
+                    version: DataVersion::Deneb.as_u64(),
+                    data_ssz: aggregate.as_ssz_bytes(),
+                }
+            }
+            Request::IsSyncCommitteeAggregator(proofs) => Response::Flags(vec![true; proofs.len()]),
+            Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
+                let list: Vec<Contribution> = selection_proofs
+                    .iter()
+                    .zip(&subnets)
+                    .map(|(proof, subnet)| Contribution {
+                        selection_proof_sig: *proof,
+                        contribution: SyncCommitteeContribution {
+                            slot,
+                            beacon_block_root: [9; 32],
+                            subcommittee_index: *subnet,
+                            aggregation_bits: ssz_types::BitVector::new(),
+                            signature: [0; 96],
+                        },
+                    })
+                    .collect();
+                Response::ConsensusData {
+                    version: DataVersion::Deneb.as_u64(),
+                    data_ssz: Contributions(VariableList::new(list).expect("list")).as_ssz_bytes(),
+                }
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }
+
+    /// Delivers `queue` until it is empty: broadcasts to every operator (QBFT messages
+    /// only when `deliver_consensus`), requests answered at once; returns the submissions.
+    fn run(
+        &mut self,
+        mut queue: Vec<(u64, Input)>,
+        deliver_consensus: bool,
+    ) -> BTreeMap<u64, Vec<Submission>> {
+        let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
+        let mut steps = 0;
+        while !queue.is_empty() {
+            steps += 1;
+            assert!(steps < 100_000, "no progress");
+            let (op, input) = queue.remove(0);
+            let mut out = Vec::new();
+            let _ =
+                self.validators.get_mut(&op).expect("validator").handle(self.now, input, &mut out);
+            for o in out {
+                match o {
+                    Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) if deliver_consensus => {
+                        for &to in &OPERATORS {
+                            queue.push((to, Input::Message(m.clone())));
+                        }
+                    }
+                    Output::Broadcast(m) => {
+                        for &to in &OPERATORS {
+                            queue.push((to, Input::Message(m.clone())));
+                        }
+                    }
+                    Output::Qbft(_) => {}
+                    Output::Submit(s) => submissions.entry(op).or_default().push(s),
+                    Output::Request { id, request } => {
+                        let response = self.answer(op, request);
+                        queue.insert(0, (op, Input::Response { id, response }));
+                    }
+                }
+            }
+        }
+        submissions
+    }
+}
+
+#[test]
+fn four_operators_complete_validator_duties() {
+    use ssv_core::beacon::SyncAggregatorSelectionData;
+    use ssv_core::types::BeaconRole;
+
+    let mut cluster = validator_cluster();
+    let base = cluster.base.clone();
     let duties = [
         base.clone(),
         ValidatorDuty {
@@ -423,93 +547,14 @@ fn four_operators_complete_validator_duties() {
         ValidatorDuty { role: BeaconRole::ValidatorRegistration as u64, ..base.clone() },
         ValidatorDuty { role: BeaconRole::VoluntaryExit as u64, ..base },
     ];
-    let attestation = AttestationData {
-        slot: SLOT,
-        index: 2,
-        beacon_block_root: [9; 32],
-        source: Checkpoint { epoch: 1, root: [1; 32] },
-        target: Checkpoint { epoch: 2, root: [2; 32] },
-    };
-
     let mut queue: Vec<(u64, Input)> = Vec::new();
     for d in &duties {
         for &op in &OPERATORS {
             queue.push((op, Input::StartDuty(Duty::Validator(d.clone()))));
         }
     }
-    let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
-    let mut steps = 0;
-    while !queue.is_empty() {
-        steps += 1;
-        assert!(steps < 100_000, "no progress");
-        let (op, input) = queue.remove(0);
-        let mut out = Vec::new();
-        let _ = validators.get_mut(&op).expect("validator").handle(now, input, &mut out);
-        for o in out {
-            match o {
-                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
-                    for &to in &OPERATORS {
-                        queue.push((to, Input::Message(m.clone())));
-                    }
-                }
-                Output::Qbft(_) => {}
-                Output::Submit(s) => submissions.entry(op).or_default().push(s),
-                Output::Request { id, request } => {
-                    let response = match request {
-                        Request::Sign(items) => Response::Signatures(
-                            items
-                                .iter()
-                                .map(|it| secrets[&op].sign(&it.signing_root).to_bytes())
-                                .collect(),
-                        ),
-                        Request::AggregateAndProof { validator_index, selection_proof, .. } => {
-                            let mut bits = ssz_types::BitList::with_capacity(32).expect("bits");
-                            bits.set(5, true).expect("bit");
-                            let aggregate = phase0::AggregateAndProof {
-                                aggregator_index: validator_index,
-                                aggregate: phase0::Attestation {
-                                    aggregation_bits: bits,
-                                    data: attestation,
-                                    signature: [0; 96],
-                                },
-                                selection_proof,
-                            };
-                            Response::ConsensusData {
-                                version: DataVersion::Deneb.as_u64(),
-                                data_ssz: aggregate.as_ssz_bytes(),
-                            }
-                        }
-                        Request::IsSyncCommitteeAggregator(proofs) => {
-                            Response::Flags(vec![true; proofs.len()])
-                        }
-                        Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
-                            let list: Vec<Contribution> = selection_proofs
-                                .iter()
-                                .zip(&subnets)
-                                .map(|(proof, subnet)| Contribution {
-                                    selection_proof_sig: *proof,
-                                    contribution: SyncCommitteeContribution {
-                                        slot,
-                                        beacon_block_root: [9; 32],
-                                        subcommittee_index: *subnet,
-                                        aggregation_bits: ssz_types::BitVector::new(),
-                                        signature: [0; 96],
-                                    },
-                                })
-                                .collect();
-                            Response::ConsensusData {
-                                version: DataVersion::Deneb.as_u64(),
-                                data_ssz: Contributions(VariableList::new(list).expect("list"))
-                                    .as_ssz_bytes(),
-                            }
-                        }
-                        other => panic!("unexpected request {other:?}"),
-                    };
-                    queue.insert(0, (op, Input::Response { id, response }));
-                }
-            }
-        }
-    }
+    let submissions = cluster.run(queue, true);
+    let ValidatorCluster { net, validators, vpk, epoch, .. } = cluster;
 
     let verify = |what: &str, root: [u8; 32], sig: &[u8; 96], domain_type: BeaconDomainType| {
         let signing_root = compute_signing_root(&root, &net.domain(epoch, domain_type));
@@ -591,4 +636,44 @@ fn four_operators_complete_validator_duties() {
             );
         }
     }
+}
+
+/// An aggregator instance left undecided (no QBFT message delivered) stops timing out once
+/// the next slot's duty starts: a superseded instance sends no more round changes.
+#[test]
+fn a_superseded_validator_instance_stops_its_round_timer() {
+    use ssv_core::types::BeaconRole;
+
+    let mut cluster = validator_cluster();
+    let duty = ValidatorDuty { role: BeaconRole::Aggregator as u64, ..cluster.base.clone() };
+    let queue =
+        OPERATORS.iter().map(|op| (*op, Input::StartDuty(Duty::Validator(duty.clone())))).collect();
+    let submissions = cluster.run(queue, false);
+    assert!(submissions.is_empty(), "nothing decided without QBFT messages");
+    let runner = |c: &ValidatorCluster| {
+        c.validators[&1].runners.get(&RunnerRole::Aggregator).expect("runner").poll_timeout()
+    };
+    let first = runner(&cluster).expect("the undecided instance of the running duty times out");
+
+    // Round 1 times out: a round change goes out.
+    let mut out = Vec::new();
+    let v = cluster.validators.get_mut(&1).expect("validator");
+    v.handle(first, Input::Timeout, &mut out).expect("timeout");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Qbft(ssv_core::qbft::Output::Broadcast(_)))),
+        "a round change on the running duty's timeout: {out:?}"
+    );
+
+    // The next slot's duty starts (pre-consensus only): the old instance is superseded.
+    let next = ValidatorDuty { slot: SLOT + 1, ..duty };
+    let mut out = Vec::new();
+    v.handle(first, Input::StartDuty(Duty::Validator(next)), &mut out).expect("next duty");
+    assert_eq!(runner(&cluster), None, "no timer for a superseded instance");
+    let mut out = Vec::new();
+    let v = cluster.validators.get_mut(&1).expect("validator");
+    v.handle(first + 3_600_000, Input::Timeout, &mut out).expect("timeout");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Qbft(ssv_core::qbft::Output::Broadcast(_)))),
+        "no round change for the superseded instance: {out:?}"
+    );
 }

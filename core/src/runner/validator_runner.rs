@@ -167,8 +167,22 @@ impl ValidatorRunner {
     }
 
     /// The earliest QBFT deadline.
+    /// Round timeouts count only for the running duty's own instance (the Go node's
+    /// `HasRunningDuty` check on a timer event, and the instance at the duty's height): an
+    /// instance left undecided by a duty that was superseded or finished (a later slot's
+    /// duty in pre-consensus, a sync contribution whose selection proof did not select)
+    /// must not keep sending round changes for a slot nobody works on any more.
     pub fn poll_timeout(&self) -> Option<UnixMillis> {
+        if !self.timer_armed() {
+            return None;
+        }
         self.controller.as_ref().and_then(Controller::poll_timeout)
+    }
+
+    /// Whether the controller's current instance is the running duty's instance.
+    fn timer_armed(&self) -> bool {
+        let Some(height) = self.controller.as_ref().map(Controller::height) else { return false };
+        self.state.as_ref().is_some_and(|s| !s.finished && s.running_instance == Some(height))
     }
 
     fn request(&mut self, request: Request, out: &mut Vec<Output>) -> u64 {
@@ -432,6 +446,9 @@ impl ValidatorRunner {
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
+        if !self.timer_armed() {
+            return Ok(());
+        }
         let Some(controller) = self.controller.as_mut() else { return Ok(()) };
         let mut qout = Vec::new();
         let res = controller.handle(now, ControllerInput::Timeout, &mut qout);
