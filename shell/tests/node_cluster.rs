@@ -149,6 +149,7 @@ struct Node {
     task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     handle: DriverHandle,
+    metrics: Metrics,
 }
 
 /// Opens a redb file, waiting while a stopped node's last writer still holds it.
@@ -184,6 +185,7 @@ async fn start_node_with(
         SlashingDatabase::open(dir.join("slashing.redb"), network.genesis_validators_root)
     });
     let (transport, inbox) = hub.join(id);
+    let metrics = Metrics::new();
     let ctx = DriverContext {
         operator_id: id,
         operator_key: Arc::clone(&cluster.keys[&id]),
@@ -193,7 +195,7 @@ async fn start_node_with(
         slashing: Arc::new(slashing),
         beacon,
         transport: Arc::new(transport),
-        metrics: Metrics::new(),
+        metrics: metrics.clone(),
     };
     let driver = Driver::new(ctx).await.unwrap().with_builder_boost_factor(builder_boost_factor);
     assert_eq!(driver.validator_indices(), OURS.to_vec(), "operator {id} loaded every share");
@@ -202,7 +204,7 @@ async fn start_node_with(
     let task = tokio::spawn(driver.run(inbox, async move {
         let _ = stopped.await;
     }));
-    Node { task, stop, handle }
+    Node { task, stop, handle, metrics }
 }
 
 async fn sleep_until_ms(t: u64) {
@@ -300,6 +302,39 @@ async fn stop(nodes: BTreeMap<OperatorId, Node>) {
     }
 }
 
+/// The value of the series `name` (with its labels, as exposed) in `text`.
+fn series(text: &str, name: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.split_once(' ').is_some_and(|(n, _)| n == name))
+        .unwrap_or_else(|| panic!("{name} not in\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A node's scrape after committee duties of which it stored `decided` decided messages:
+/// one decide each, with a round and a latency within the slot, a partial-signature quorum
+/// per decided slot, the three other nodes as peers, and the queue gauges exposed.
+fn assert_metrics(text: &str, decided: u64) {
+    let decides = series(text, "ssv_qbft_rounds_count{role=\"committee\"}");
+    assert_eq!(decides, decided as f64, "committee decides\n{text}");
+    assert_eq!(series(text, "ssv_qbft_decide_latency_seconds_count{role=\"committee\"}"), decides);
+    // Measured from slot start: the attestation data, hence the proposal, comes at 1/3
+    // slot (333 ms), so no decide is in the buckets up to 320 ms.
+    let early = "ssv_qbft_decide_latency_seconds_bucket{le=\"0.32\",role=\"committee\"}";
+    assert_eq!(series(text, early), 0.0, "{text}");
+    let latency = series(text, "ssv_qbft_decide_latency_seconds_sum{role=\"committee\"}");
+    assert!(latency >= decides / 3.0, "mean {latency}/{decides}");
+    // Rounds start at 1; with every node up most decide in round 1.
+    assert!(series(text, "ssv_qbft_rounds_sum{role=\"committee\"}") >= decides);
+    assert!(series(text, "ssv_qbft_rounds_bucket{le=\"1.0\",role=\"committee\"}") >= 1.0);
+    let psig = series(text, "ssv_partial_signature_latency_seconds_count{role=\"committee\"}");
+    assert!(psig >= decides, "{psig} partial-signature quorums for {decides} decides");
+    assert_eq!(series(text, "ssv_peers"), 3.0);
+    for queue in ["network_inbox", "events", "early_messages"] {
+        series(text, &format!("ssv_queue_depth{{queue=\"{queue}\"}}"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let _serial = SERIAL.lock().await;
@@ -315,8 +350,17 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let (first, last) = (SLOTS_PER_EPOCH + 2, SLOTS_PER_EPOCH + 9);
     // The last duty's slot plus one for its submissions.
     sleep_until_ms(slot_start(genesis, last + 2)).await;
+    let metrics: BTreeMap<OperatorId, Metrics> =
+        nodes.iter().map(|(id, n)| (*id, n.metrics.clone())).collect();
     stop(nodes).await;
     server.stop();
+    // Each node's scrape counts one decide per decided message it stored.
+    for (id, m) in &metrics {
+        let store = NodeStore::open(cluster.dirs[id].join("node.redb"), NETWORK).unwrap();
+        let stored =
+            (0..=last + 2).filter(|s| store.decided(&committee_executor(), *s).unwrap().is_some());
+        assert_metrics(&m.encode(), stored.count() as u64);
+    }
 
     let (att, sync) = accepted(&records(records_dir.path()));
     let (due_att, due_sync) = due(genesis, first..=last);

@@ -4,9 +4,9 @@
 //! - `duties_total{role,outcome}`: duties finished, by runner role and outcome
 //!   (`success`, `failed`, `timeout`, `slashing_refused`);
 //! - `qbft_rounds{role}`: the round at which an instance decided;
-//! - `qbft_decide_latency_seconds{role}`: duty start to decided;
-//! - `partial_signature_latency_seconds{role}`: from sending our partial signature to
-//!   reconstructing the full one;
+//! - `qbft_decide_latency_seconds{role}`: slot start to decided;
+//! - `partial_signature_latency_seconds{role}`: from the first partial signature of a
+//!   runner's slot and message type to the quorum that reconstructed the full one;
 //! - `beacon_errors_total{endpoint}`: failed Beacon API calls by route;
 //! - `peers`: connected P2P peers;
 //! - `queue_depth{queue}`: messages waiting in the node's queues.
@@ -75,7 +75,10 @@ pub const ROLES: [&str; 6] = [
 pub const OUTCOMES: [&str; 4] = ["success", "failed", "timeout", "slashing_refused"];
 
 /// The node's queues, as metric labels.
-pub const QUEUES: [&str; 3] = ["network_inbox", "beacon_requests", "signing"];
+/// `network_inbox`: messages from the transport not yet handled; `events`: finished
+/// beacon calls, signatures and timers not yet fed back; `early_messages`: messages held
+/// for retry until their proposal or duty arrives.
+pub const QUEUES: [&str; 3] = ["network_inbox", "events", "early_messages"];
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -131,12 +134,12 @@ impl Metrics {
         registry.register("qbft_rounds", "Round at which QBFT decided", qbft_rounds.clone());
         registry.register(
             "qbft_decide_latency_seconds",
-            "Duty start to QBFT decided",
+            "Slot start to QBFT decided",
             decide_latency.clone(),
         );
         registry.register(
             "partial_signature_latency_seconds",
-            "Own partial signature sent to full signature reconstructed",
+            "First partial signature to reconstructed quorum",
             partial_signature_latency.clone(),
         );
         registry.register(

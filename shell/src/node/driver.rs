@@ -65,6 +65,7 @@ use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
+pub mod observe;
 pub mod validators;
 
 pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
@@ -315,6 +316,8 @@ pub struct Driver {
     builder_boost_factor: Option<u64>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    /// Metric hooks of the feed loops.
+    observer: observe::Observer,
 }
 
 impl std::fmt::Debug for Driver {
@@ -496,6 +499,7 @@ impl Driver {
             );
         }
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let observer = observe::Observer::new(ctx.metrics.clone(), Arc::clone(&ctx.network));
         Ok(Driver {
             ctx,
             committees,
@@ -511,6 +515,7 @@ impl Driver {
             builder_boost_factor: None,
             events_tx,
             events_rx,
+            observer,
         })
     }
 
@@ -533,7 +538,10 @@ impl Driver {
         if now_ms() >= net.genesis_ms {
             self.on_slot(slot);
         }
+        let metrics = self.ctx.metrics.clone();
         loop {
+            metrics.set_queue_depth("network_inbox", inbox.len());
+            metrics.set_queue_depth("events", self.events_rx.len());
             let next_slot_at = net.slot_start(slot.saturating_add(1));
             let timeout_at = self
                 .committees
@@ -604,6 +612,7 @@ impl Driver {
                 }
             });
         }
+        self.record_gauges();
         self.started_slot = Some(slot);
         self.start_validator_duties(slot);
         self.prune_validators(slot);
@@ -613,6 +622,7 @@ impl Driver {
         self.duties.retain(|s, _| *s >= slot);
         self.scheduled_slots.retain(|s| *s >= slot);
         self.attestation_data.retain(|s, _| *s >= keep_from);
+        self.observer.prune(keep_from);
         self.requested_epochs.retain(|e| *e >= epoch);
         for c in self.committees.values_mut() {
             c.committee.runners.retain(|s, _| *s >= keep_from);
@@ -620,6 +630,15 @@ impl Driver {
             c.submitted.retain(|s| *s >= keep_from);
             c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
         }
+    }
+
+    /// Sets the per-slot gauges: peers and early messages held.
+    fn record_gauges(&self) {
+        let m = &self.ctx.metrics;
+        m.peers.set(i64::try_from(self.ctx.transport.peer_count()).unwrap_or(i64::MAX));
+        let held = self.committees.values().map(|c| c.retry.len()).sum::<usize>()
+            + self.vals.values().map(|v| v.retry.len()).sum::<usize>();
+        m.set_queue_depth("early_messages", held);
     }
 
     /// Fetches attestation data at 1/3 of `slot` when it has duties.
@@ -811,12 +830,15 @@ impl Driver {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
+            let probe = observe::Probe::of(&input);
+            let now = now_ms();
             let (res, out) = {
                 let Some(c) = self.committees.get_mut(&cid) else { return };
                 let mut out = Vec::new();
-                let res = c.committee.handle(now_ms(), input, &mut out);
+                let res = c.committee.handle(now, input, &mut out);
                 (res, out)
             };
+            self.observer.handled(probe, "committee", res.is_ok(), &out, now);
             match res {
                 Ok(()) => accepted_any = true,
                 Err(e) => self.on_rejected(cid, &e, retry_copy),

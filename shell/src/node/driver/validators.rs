@@ -163,7 +163,7 @@ pub(super) struct ValidatorState {
     pub(super) validator: Validator,
     topic: Topic,
     secret: Arc<SecretKey>,
-    retry: VecDeque<(Slot, SignedSsvMessage)>,
+    pub(super) retry: VecDeque<(Slot, SignedSsvMessage)>,
     /// The slot and signing root source of the last decided proposal.
     decided_block_slot: Option<Slot>,
 }
@@ -356,12 +356,15 @@ impl Driver {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
+            let probe = super::observe::Probe::of(&input);
+            let now = now_ms();
             let (res, out) = {
                 let Some(v) = self.vals.get_mut(&vi) else { return };
                 let mut out = Vec::new();
-                let res = v.validator.handle(now_ms(), input, &mut out);
+                let res = v.validator.handle(now, input, &mut out);
                 (res, out)
             };
+            self.observer.handled(probe, "unknown", res.is_ok(), &out, now);
             match res {
                 Ok(()) => accepted_any = true,
                 Err(e) => {
