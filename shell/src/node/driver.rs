@@ -23,9 +23,9 @@
 //! Every attestation signature with a share key is made only after
 //! [`SlashingDatabase::check_and_insert_attestation`] accepted it for that share public
 //! key (source and target come from the value the runner just decided), every block
-//! signature only after [`SlashingDatabase::check_and_insert_block`] did; a refused
-//! request is answered [`Response::Failed`] and nothing in it is signed (the runner takes
-//! one answer per request, so one refused item fails the whole request). The value checks
+//! signature only after [`SlashingDatabase::check_and_insert_block`] did. The committee
+//! signer answers per item: a refused item (slashing protection, missing key) is a
+//! [`SignRefusal`] and the runner goes on with the other validators' signatures. The value checks
 //! consult the database read-only before a value is decided ([`validators::DbProtection`]).
 //! Decided messages and the highest decided height per executor are written to the node
 //! store; a restarted node starts no committee duty at or below its highest decided slot.
@@ -53,7 +53,7 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, Submission,
+    RunnerValueCheck, SignRefusal, SignRequest, SignResult, Submission,
 };
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{
@@ -934,21 +934,20 @@ impl Driver {
                     let metrics = self.ctx.metrics.clone();
                     let tx = self.events_tx.clone();
                     tokio::task::spawn_blocking(move || {
-                        let response = sign(&slashing, &secrets, vote.map(|v| v.1), &items);
-                        if let Response::Failed(reason) = &response {
-                            tracing::error!(%reason, "signing refused");
-                            metrics
-                                .duties
-                                .get_or_create(&DutyLabels {
-                                    role: "committee".into(),
-                                    outcome: "slashing_refused".into(),
-                                })
-                                .inc();
+                        let results = sign(&slashing, &secrets, vote.map(|v| v.1), &items);
+                        for (item, result) in items.iter().zip(&results) {
+                            let Err(reason) = result else { continue };
+                            tracing::error!(
+                                validator = item.validator_index,
+                                %reason,
+                                "signing refused"
+                            );
+                            metrics.duty("committee", "slashing_refused");
                         }
                         let _ = tx.send(Event::Response {
                             target: Target::Committee(cid),
                             id,
-                            response,
+                            response: Response::Signatures(results),
                         });
                     });
                 }
@@ -1037,40 +1036,40 @@ fn message_slot(m: &SignedSsvMessage) -> Option<Slot> {
     m.ssv_message.decode_partial_signatures().ok().map(|p| p.slot)
 }
 
-/// Signs `items` with their share secrets, each attestation only after the slashing
-/// database accepted it (source and target from `vote`).
+/// Signs each of `items` with its share secret, each attestation only after the slashing
+/// database accepted it (source and target from `vote`); one result per item, in order.
 fn sign(
     slashing: &SlashingDatabase,
     secrets: &BTreeMap<BlsPublicKeyBytes, SecretKey>,
     vote: Option<BeaconVote>,
     items: &[SignRequest],
-) -> Response {
-    let mut sigs = Vec::with_capacity(items.len());
-    for item in items {
-        let Some(secret) = secrets.get(&item.share_pub_key) else {
-            return Response::Failed("no secret for the share key".into());
+) -> Vec<SignResult> {
+    items.iter().map(|item| sign_one(slashing, secrets, vote, item)).collect()
+}
+
+fn sign_one(
+    slashing: &SlashingDatabase,
+    secrets: &BTreeMap<BlsPublicKeyBytes, SecretKey>,
+    vote: Option<BeaconVote>,
+    item: &SignRequest,
+) -> SignResult {
+    let secret = secrets.get(&item.share_pub_key).ok_or(SignRefusal::MissingKey)?;
+    if item.domain_type == BeaconDomainType::BEACON_ATTESTER {
+        let vote = vote.ok_or_else(|| {
+            SignRefusal::Other("attestation to sign without a decided vote".into())
+        })?;
+        let att = AttestationToSign {
+            source_epoch: vote.source.epoch,
+            target_epoch: vote.target.epoch,
+            signing_root: item.signing_root,
         };
-        if item.domain_type == BeaconDomainType::BEACON_ATTESTER {
-            let Some(vote) = vote else {
-                return Response::Failed("attestation to sign without a decided vote".into());
-            };
-            let att = AttestationToSign {
-                source_epoch: vote.source.epoch,
-                target_epoch: vote.target.epoch,
-                signing_root: item.signing_root,
-            };
-            if let Err(e) = slashing.check_and_insert_attestation(&item.share_pub_key, &att) {
-                return Response::Failed(format!(
-                    "slashing protection refused validator {}: {e}",
-                    item.validator_index
-                ));
-            }
-        } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
-            return Response::Failed("block signing needs the proposer runner".into());
-        }
-        sigs.push(secret.sign(&item.signing_root).to_bytes());
+        slashing
+            .check_and_insert_attestation(&item.share_pub_key, &att)
+            .map_err(|e| SignRefusal::Slashable(e.to_string()))?;
+    } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
+        return Err(SignRefusal::Other("block signing needs the proposer runner".into()));
     }
-    Response::Signatures(sigs)
+    Ok(secret.sign(&item.signing_root).to_bytes())
 }
 
 async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> Result<(), String> {

@@ -650,7 +650,7 @@ impl DutyNode {
             }
             sigs.push(secret.sign(&item.signing_root).to_bytes());
         }
-        Response::Signatures(sigs)
+        Response::all_signed(sigs)
     }
 }
 

@@ -756,7 +756,7 @@ fn sign_validator(
         }
         sigs.push(secret.sign(&item.signing_root).to_bytes());
     }
-    Response::Signatures(sigs)
+    Response::all_signed(sigs)
 }
 
 /// Publishes a signed block on its route (full or blinded).
