@@ -112,7 +112,7 @@ fn cluster() -> Cluster {
                 share_pubkey: hex0x(&p.public_key().to_bytes()),
                 committee: committee.clone(),
                 owner: hex0x(&[0; 20]),
-                fee_recipient: hex0x(&[0; 20]),
+                fee_recipient: hex0x(&fee_recipient(v)),
                 liquidated: false,
                 encrypted_secret: hex0x(&ciphertext),
             });
@@ -226,6 +226,27 @@ fn num(v: &Value) -> u64 {
         Value::String(s) => s.parse().unwrap(),
         other => other.as_u64().unwrap(),
     }
+}
+
+/// The fee recipient the contract set for validator `v`'s owner (distinct per validator).
+fn fee_recipient(v: u64) -> [u8; 20] {
+    [0xf0 | v as u8; 20]
+}
+
+/// `prepare_beacon_proposer` bodies the simulator received, as (slot, [(validator, fee
+/// recipient)]).
+fn preparations(records: &[Value]) -> Vec<(u64, Vec<(u64, String)>)> {
+    records
+        .iter()
+        .filter(|r| r["route"] == "/eth/v1/validator/prepare_beacon_proposer")
+        .map(|r| {
+            let items = r["body"].as_array().unwrap().iter();
+            let items = items.map(|i| {
+                (num(&i["validator_index"]), i["fee_recipient"].as_str().unwrap().to_owned())
+            });
+            (num(&r["slot"]), items.collect())
+        })
+        .collect()
 }
 
 /// (validator, slot) pairs.
@@ -362,7 +383,20 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
         assert_metrics(&m.encode(), stored.count() as u64);
     }
 
-    let (att, sync) = accepted(&records(records_dir.path()));
+    let records = records(records_dir.path());
+    // Every node sent our validators' fee recipients at start (epoch 1) and once in each
+    // later epoch (2 and 3).
+    let preps = preparations(&records);
+    let expected: Vec<(u64, String)> =
+        OURS.iter().map(|v| (*v, hex0x(&fee_recipient(*v)))).collect();
+    assert!(preps.iter().all(|(_, items)| *items == expected), "{preps:?}");
+    let epochs: Vec<u64> = preps.iter().map(|(slot, _)| slot / SLOTS_PER_EPOCH).collect();
+    for epoch in 1..=3 {
+        let n = epochs.iter().filter(|e| **e == epoch).count();
+        assert_eq!(n, OPERATORS.len(), "preparations in epoch {epoch}: {preps:?}");
+    }
+
+    let (att, sync) = accepted(&records);
     let (due_att, due_sync) = due(genesis, first..=last);
     assert!(!due_att.is_empty() && !due_sync.is_empty(), "the window has duties");
     let missing_att: Vec<_> = due_att.difference(&att).collect();

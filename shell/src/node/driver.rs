@@ -72,7 +72,7 @@ pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
 
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
-use crate::beacon::types::{AttesterDuty, ProposerDuty, SyncDuty};
+use crate::beacon::types::{AttesterDuty, ProposerDuty, ProposerPreparation, SyncDuty};
 use crate::metrics::{DutyLabels, Metrics};
 use crate::slashing_protection::SlashingDatabase;
 use crate::store::{ExecutorId, NodeStore, StoreError, ValidatorMetadata};
@@ -279,6 +279,10 @@ enum Event {
     StartExit {
         validator: ValidatorIndex,
     },
+    /// `prepare_beacon_proposer` of `epoch` failed.
+    PrepareFailed {
+        epoch: Epoch,
+    },
     /// The committee's submissions of `slot` were answered.
     Submitted {
         committee: CommitteeId,
@@ -318,6 +322,8 @@ pub struct Driver {
     events_rx: mpsc::UnboundedReceiver<Event>,
     /// Metric hooks of the feed loops.
     observer: observe::Observer,
+    /// The epoch whose `prepare_beacon_proposer` was sent (or is in flight).
+    prepared_epoch: Option<Epoch>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -516,6 +522,7 @@ impl Driver {
             events_tx,
             events_rx,
             observer,
+            prepared_epoch: None,
         })
     }
 
@@ -613,6 +620,7 @@ impl Driver {
             });
         }
         self.record_gauges();
+        self.prepare_proposers(epoch);
         self.started_slot = Some(slot);
         self.start_validator_duties(slot);
         self.prune_validators(slot);
@@ -630,6 +638,38 @@ impl Driver {
             c.submitted.retain(|s| *s >= keep_from);
             c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
         }
+    }
+
+    /// Sends the fee recipients of the node's validators (`prepare_beacon_proposer`) once
+    /// per epoch, the first time at start-up, as the Go node's fee-recipient controller
+    /// does. The addresses are the shares' (the contract's `FeeRecipientAddressUpdated` of
+    /// the owner, else the owner address, as the store holds them). A failed call is
+    /// retried at the next slot.
+    fn prepare_proposers(&mut self, epoch: Epoch) {
+        if self.vals.is_empty() || self.prepared_epoch.is_some_and(|e| e >= epoch) {
+            return;
+        }
+        self.prepared_epoch = Some(epoch);
+        let items: Vec<ProposerPreparation> = self
+            .vals
+            .iter()
+            .map(|(index, v)| ProposerPreparation {
+                validator_index: *index,
+                fee_recipient: v.validator.share.fee_recipient_address,
+            })
+            .collect();
+        let beacon = Arc::clone(&self.ctx.beacon);
+        let metrics = self.ctx.metrics.clone();
+        self.spawn_event(async move {
+            match beacon.prepare_beacon_proposer(&items).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(epoch, error = %e, "prepare_beacon_proposer failed; retried");
+                    metrics.beacon_error("prepare_beacon_proposer");
+                    Some(Event::PrepareFailed { epoch })
+                }
+            }
+        });
     }
 
     /// Sets the per-slot gauges: peers and early messages held.
@@ -693,6 +733,11 @@ impl Driver {
                 self.serve_deferred(validator, id, request);
             }
             Event::StartExit { validator } => self.start_exit(validator),
+            Event::PrepareFailed { epoch } => {
+                if self.prepared_epoch == Some(epoch) {
+                    self.prepared_epoch = None;
+                }
+            }
             Event::Submitted { committee, slot } => {
                 if let Some(c) = self.committees.get_mut(&committee) {
                     c.submitted.insert(slot);
