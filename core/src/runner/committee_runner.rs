@@ -9,12 +9,15 @@ use ssz::{Decode, Encode};
 use ssz_types::{BitList, VariableList};
 use tree_hash::TreeHash;
 
-use super::container::PartialSigContainer;
+use super::container::{
+    BlstThresholdBls, PartialSigContainer, QuorumSet, ThresholdBls, batch_seed,
+};
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
 use super::{Duty, Output, Request, Response, SignRefusal, SignRequest, SignResult, Submission};
 use crate::beacon::{AttestationData, DataVersion, altair, electra, phase0};
 use crate::crypto::signing::{BeaconDomainType, compute_signing_root};
+use crate::crypto::threshold::ReconstructError;
 use crate::crypto::threshold::{LAGRANGE_CACHE_CAPACITY_DEFAULT, LagrangeCache};
 use crate::qbft::{Controller, ControllerInput, QbftConfig, UnixMillis};
 use crate::types::{
@@ -87,6 +90,7 @@ pub struct CommitteeRunner {
     pending: Option<Pending>,
     next_id: u64,
     cache: LagrangeCache,
+    bls: Arc<dyn ThresholdBls>,
 }
 
 impl CommitteeRunner {
@@ -110,7 +114,16 @@ impl CommitteeRunner {
             pending: None,
             next_id: 0,
             cache: LagrangeCache::new(LAGRANGE_CACHE_CAPACITY_DEFAULT),
+            bls: Arc::new(BlstThresholdBls),
         }
+    }
+
+    /// This runner with `bls` verifying partial signatures and reconstructing quorums
+    /// (instead of the default [`BlstThresholdBls`]); see [`ThresholdBls`] for the contract.
+    #[must_use]
+    pub fn with_bls(mut self, bls: Arc<dyn ThresholdBls>) -> Self {
+        self.bls = bls;
+        self
     }
 
     /// `NewCommitteeRunner`: [`CommitteeRunner::new`] over at least one share.
@@ -443,7 +456,8 @@ impl CommitteeRunner {
     ) -> Result<(), RunnerError> {
         self.validate_post_consensus(psig)?;
         let Some(state) = self.state.as_mut() else { return Err(RunnerError::NoRunningDuty) };
-        let (quorum, roots) = add_partial_signatures(&mut state.post_consensus, psig, &self.shares);
+        let (quorum, roots) =
+            add_partial_signatures(&*self.bls, &mut state.post_consensus, psig, &self.shares);
         if !quorum {
             return Ok(());
         }
@@ -455,8 +469,9 @@ impl CommitteeRunner {
             .and_then(|v| BeaconVote::from_ssz_bytes(v).ok())
             .ok_or(RunnerError::NoDecidedValue)?;
         let expected = self.expected(&duty, &vote);
-        let mut any_err = None;
-        let mut to_submit: BTreeMap<(u64, ValidatorIndex), Submission> = BTreeMap::new();
+        // The (root, role, validator) quorums to reconstruct, in the spec's order.
+        let mut candidates: Vec<(Root, BeaconRole, ValidatorIndex)> = Vec::new();
+        let Some(state) = self.state.as_ref() else { return Err(RunnerError::NoRunningDuty) };
         for root in &root_set {
             // `findValidators`: attesters with this root, else sync-committee members.
             let mut role = BeaconRole::Attester;
@@ -474,38 +489,72 @@ impl CommitteeRunner {
                     .collect();
             }
             for validator in validators {
-                let Some(state) = self.state.as_mut() else { break };
-                if !state.post_consensus.has_quorum(validator, root) {
-                    continue;
+                if state.post_consensus.has_quorum(validator, root)
+                    && !self.submitted.contains(&(role as u64, validator))
+                    && self.shares.contains_key(&validator)
+                {
+                    candidates.push((*root, role, validator));
                 }
-                if self.submitted.contains(&(role as u64, validator)) {
-                    continue;
-                }
-                let Some(share) = self.shares.get(&validator) else { continue };
-                let sig = match state.post_consensus.reconstruct(
-                    root,
-                    &share.validator_pub_key,
-                    validator,
-                    &mut self.cache,
-                ) {
-                    Ok(sig) => sig,
-                    Err(e) => {
-                        let keys = share_keys(share);
-                        for r in &root_set {
-                            state.post_consensus.drop_invalid(validator, r, &keys);
-                        }
-                        any_err = Some(RunnerError::Reconstruct(e));
+            }
+        }
+        // Reconstruct all quorums and verify them as one batch (the implementation falls
+        // back to per-quorum checks when the batch fails).
+        let batched: Vec<Result<[u8; 96], ReconstructError>> = {
+            let sets: Vec<QuorumSet<'_>> = candidates
+                .iter()
+                .filter_map(|(root, _, v)| {
+                    let share = self.shares.get(v)?;
+                    state.post_consensus.quorum_set(root, &share.validator_pub_key, *v).ok()
+                })
+                .collect();
+            if sets.len() == candidates.len() {
+                self.bls.reconstruct_batch(&sets, &batch_seed(&sets), &mut self.cache)
+            } else {
+                Vec::new()
+            }
+        };
+        let mut any_err = None;
+        let mut to_submit: BTreeMap<(u64, ValidatorIndex), Submission> = BTreeMap::new();
+        // Validators whose signatures were pruned in this call: their later quorums are
+        // re-checked and reconstructed afresh, as the spec's sequential loop would.
+        let mut pruned: BTreeSet<ValidatorIndex> = BTreeSet::new();
+        for (i, (root, role, validator)) in candidates.iter().enumerate() {
+            let (root, role, validator) = (*root, *role, *validator);
+            let Some(state) = self.state.as_mut() else { break };
+            let Some(share) = self.shares.get(&validator) else { continue };
+            let result = match batched.get(i) {
+                Some(r) if !pruned.contains(&validator) => r.clone(),
+                _ => {
+                    if !state.post_consensus.has_quorum(validator, &root) {
                         continue;
                     }
-                };
-                let Some((_, _, _, obj)) = expected
-                    .iter()
-                    .find(|(r, v, rt, _)| *r == role && *v == validator && rt == root)
-                else {
+                    state.post_consensus.reconstruct_with(
+                        &*self.bls,
+                        &root,
+                        &share.validator_pub_key,
+                        validator,
+                        &mut self.cache,
+                    )
+                }
+            };
+            let sig = match result {
+                Ok(sig) => sig,
+                Err(e) => {
+                    let keys = share_keys(share);
+                    for r in &root_set {
+                        state.post_consensus.drop_invalid(&*self.bls, validator, r, &keys);
+                    }
+                    pruned.insert(validator);
+                    any_err = Some(RunnerError::Reconstruct(e));
                     continue;
-                };
-                to_submit.insert((role as u64, validator), with_signature(obj.clone(), sig));
-            }
+                }
+            };
+            let Some((_, _, _, obj)) =
+                expected.iter().find(|(r, v, rt, _)| *r == role && *v == validator && *rt == root)
+            else {
+                continue;
+            };
+            to_submit.insert((role as u64, validator), with_signature(obj.clone(), sig));
         }
         // Attestations first, then sync-committee messages, as the spec submits them.
         for ((role, validator), sub) in to_submit {
@@ -574,6 +623,7 @@ pub(crate) fn validate_partial_sig_for_slot(
 /// verification) and returns whether any (validator, root) reached its first quorum, and
 /// those roots in message order.
 pub(crate) fn add_partial_signatures(
+    bls: &dyn ThresholdBls,
     container: &mut PartialSigContainer,
     psig: &PartialSignatureMessages,
     shares: &BTreeMap<ValidatorIndex, Share>,
@@ -584,12 +634,14 @@ pub(crate) fn add_partial_signatures(
         if container.has(msg.validator_index, msg.signer, &msg.signing_root) {
             let keys = shares.get(&msg.validator_index).map(share_keys).unwrap_or_default();
             let key = keys.get(&msg.signer);
+            let verify =
+                |sig: &[u8; 96]| key.is_some_and(|k| bls.verify_partial(k, sig, &msg.signing_root));
             let prev_ok = container
                 .get(msg.validator_index, msg.signer, &msg.signing_root)
-                .is_some_and(|s| super::verify_partial(key, s, &msg.signing_root));
+                .is_some_and(verify);
             if !prev_ok {
                 container.remove(msg.validator_index, msg.signer, &msg.signing_root);
-                if super::verify_partial(key, &msg.partial_signature, &msg.signing_root) {
+                if verify(&msg.partial_signature) {
                     container.add(msg);
                 }
             }

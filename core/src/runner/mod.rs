@@ -30,7 +30,10 @@ mod value_check;
 
 pub use committee::{Committee, CreateRunner, verify_signed};
 pub use committee_runner::{CommitteeRunner, RunnerState, attestation_data};
-pub use container::{PartialSigContainer, SignerSignatures, verify_partial};
+pub use container::{
+    BlstThresholdBls, PartialSigContainer, QuorumSet, SignerSignatures, ThresholdBls, batch_seed,
+    verify_partial,
+};
 pub use error::RunnerError;
 pub use network::BeaconNetwork;
 pub use validator::Validator;

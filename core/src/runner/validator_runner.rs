@@ -16,6 +16,7 @@ use super::committee_runner::{
     RunnerState, add_partial_signatures, share_keys, sign_partial_message,
     validate_partial_sig_for_slot,
 };
+use super::container::{BlstThresholdBls, ThresholdBls};
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
 use super::{Duty, Output, Request, Response, SignRequest, SignResult, Submission};
@@ -93,6 +94,7 @@ pub struct ValidatorRunner {
     pending: Option<Pending>,
     next_id: u64,
     cache: LagrangeCache,
+    bls: Arc<dyn ThresholdBls>,
 }
 
 impl ValidatorRunner {
@@ -120,7 +122,16 @@ impl ValidatorRunner {
             pending: None,
             next_id: 0,
             cache: LagrangeCache::new(LAGRANGE_CACHE_CAPACITY_DEFAULT),
+            bls: Arc::new(BlstThresholdBls),
         }
+    }
+
+    /// This runner with `bls` verifying partial signatures and reconstructing quorums
+    /// (instead of the default [`BlstThresholdBls`]); see [`ThresholdBls`] for the contract.
+    #[must_use]
+    pub fn with_bls(mut self, bls: Arc<dyn ThresholdBls>) -> Self {
+        self.bls = bls;
+        self
     }
 
     /// A runner of `role` over `shares`, which must hold exactly one share (the spec's
@@ -451,7 +462,8 @@ impl ValidatorRunner {
         let share = self.share().cloned().ok_or(RunnerError::NoValidatorShares)?;
         let Some(state) = self.state.as_mut() else { return Err(RunnerError::NoRunningDuty) };
         let container = if pre { &mut state.pre_consensus } else { &mut state.post_consensus };
-        match container.reconstruct(
+        match container.reconstruct_with(
+            &*self.bls,
             root,
             &share.validator_pub_key,
             share.validator_index,
@@ -461,7 +473,7 @@ impl ValidatorRunner {
             Err(e) => {
                 let keys = share_keys(&share);
                 for r in all_roots {
-                    container.drop_invalid(share.validator_index, r, &keys);
+                    container.drop_invalid(&*self.bls, share.validator_index, r, &keys);
                 }
                 Err(RunnerError::Reconstruct(e))
             }
@@ -487,7 +499,8 @@ impl ValidatorRunner {
         let (_, domain_type, objects) = self.pre_consensus_objects(&duty)?;
         self.verify_expected_roots(psig, duty.slot, &objects, domain_type)?;
         let Some(state) = self.state.as_mut() else { return Err(RunnerError::NoRunningDuty) };
-        let (quorum, roots) = add_partial_signatures(&mut state.pre_consensus, psig, &self.shares);
+        let (quorum, roots) =
+            add_partial_signatures(&*self.bls, &mut state.pre_consensus, psig, &self.shares);
         if !quorum {
             return Ok(());
         }
@@ -761,7 +774,8 @@ impl ValidatorRunner {
         }
         let cd = self.validate_post_consensus(psig)?;
         let Some(state) = self.state.as_mut() else { return Err(RunnerError::NoRunningDuty) };
-        let (quorum, roots) = add_partial_signatures(&mut state.post_consensus, psig, &self.shares);
+        let (quorum, roots) =
+            add_partial_signatures(&*self.bls, &mut state.post_consensus, psig, &self.shares);
         if !quorum {
             return Ok(());
         }
