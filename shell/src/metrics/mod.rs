@@ -9,13 +9,16 @@
 //!   runner's slot and message type to the quorum that reconstructed the full one;
 //! - `beacon_errors_total{endpoint}`: failed Beacon API calls by route;
 //! - `peers`: connected P2P peers;
-//! - `queue_depth{queue}`: messages waiting in the node's queues.
+//! - `queue_depth{queue}`: messages waiting in the node's queues;
+//! - `core_seconds_total{input}`: event-loop time spent inside the core's `handle`, by
+//!   input kind (`partial_signature`, `consensus`, `other`).
 //!
 //! `/health` answers 200 while the process serves; `/ready` answers 200 once the node is
 //! ready for duties (database open, beacon node reachable on the right network) and 503
 //! with the reason otherwise.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -52,6 +55,13 @@ pub struct DutyLabels {
 pub struct EndpointLabels {
     /// Beacon API route.
     pub endpoint: String,
+}
+
+/// `{input}` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InputLabels {
+    /// Input kind.
+    pub input: String,
 }
 
 /// `{queue}` labels.
@@ -110,6 +120,8 @@ pub struct Metrics {
     pub peers: Gauge,
     /// `ssv_queue_depth`.
     pub queue_depth: Family<QueueLabels, Gauge>,
+    /// `ssv_core_seconds_total`.
+    pub core_seconds: Family<InputLabels, Counter<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -130,6 +142,7 @@ impl Metrics {
         let beacon_errors = Family::<EndpointLabels, Counter>::default();
         let peers = Gauge::default();
         let queue_depth = Family::<QueueLabels, Gauge>::default();
+        let core_seconds = Family::<InputLabels, Counter<f64, AtomicU64>>::default();
         registry.register("duties", "Duties finished, by role and outcome", duties.clone());
         registry.register("qbft_rounds", "Round at which QBFT decided", qbft_rounds.clone());
         registry.register(
@@ -149,6 +162,11 @@ impl Metrics {
         );
         registry.register("peers", "Connected P2P peers", peers.clone());
         registry.register("queue_depth", "Messages waiting, by queue", queue_depth.clone());
+        registry.register(
+            "core_seconds",
+            "Event-loop time inside the core, by input kind",
+            core_seconds.clone(),
+        );
         // Series that exist from the start, so dashboards see zeros rather than gaps.
         for role in ROLES {
             for outcome in OUTCOMES {
@@ -172,6 +190,7 @@ impl Metrics {
             beacon_errors,
             peers,
             queue_depth,
+            core_seconds,
         }
     }
 

@@ -58,14 +58,15 @@ use ssv_core::runner::{
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{
     BeaconRole, BeaconVote, BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, Epoch,
-    MessageId, OperatorId, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot, ValidatorDuty,
-    ValidatorIndex,
+    MessageId, MsgType, OperatorId, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot,
+    ValidatorDuty, ValidatorIndex,
 };
 use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
 pub mod observe;
+pub mod psig;
 pub mod validators;
 
 pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
@@ -279,6 +280,11 @@ enum Event {
     StartExit {
         validator: ValidatorIndex,
     },
+    /// A committee message whose partial signatures were checked off the loop.
+    Verified {
+        committee: CommitteeId,
+        msg: SignedSsvMessage,
+    },
     /// `prepare_beacon_proposer` of `epoch` failed.
     PrepareFailed {
         epoch: Epoch,
@@ -324,6 +330,10 @@ pub struct Driver {
     observer: observe::Observer,
     /// The epoch whose `prepare_beacon_proposer` was sent (or is in flight).
     prepared_epoch: Option<Epoch>,
+    /// Partial signatures verified (and quorums reconstructed) off the loop ([`psig`]).
+    verified: Arc<psig::VerifiedCache>,
+    /// Whether committee partial-signature messages are verified off the loop first.
+    precheck: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -443,6 +453,7 @@ impl Driver {
         let mut validators = BTreeMap::new();
         let mut vals = BTreeMap::new();
         let verifier = CachedRsaVerifier::default();
+        let verified = Arc::new(psig::VerifiedCache::default());
         for (ids, shares) in groups {
             let cid = CommitteeId::from_operators(&ids);
             let committee_ops: Vec<ssv_core::qbft::Operator> = ids
@@ -464,6 +475,7 @@ impl Driver {
                 MessageId::for_committee(ctx.domain_type, RunnerRole::Committee, &cid.0).0;
             let duty_context = Arc::new(Mutex::new(DutyContext::default()));
             let create = runner_factory(&ctx, &member, executor, &duty_context, &verifier);
+            let create = with_cached_bls(create, &verified);
             let mut by_index = BTreeMap::new();
             let mut secrets = BTreeMap::new();
             for (share, secret) in shares {
@@ -523,7 +535,18 @@ impl Driver {
             events_rx,
             observer,
             prepared_epoch: None,
+            verified,
+            precheck: true,
         })
+    }
+
+    /// Whether committee partial-signature messages are verified, and their quorums
+    /// reconstructed, on the blocking pool before the core sees them (default on; off, the
+    /// core does that work on the loop thread, as for measuring the difference).
+    #[must_use]
+    pub fn with_partial_signature_precheck(mut self, on: bool) -> Self {
+        self.precheck = on;
+        self
     }
 
     /// Validators the node holds shares of, by index.
@@ -733,6 +756,7 @@ impl Driver {
                 self.serve_deferred(validator, id, request);
             }
             Event::StartExit { validator } => self.start_exit(validator),
+            Event::Verified { committee, msg } => self.feed(committee, Input::Message(msg)),
             Event::PrepareFailed { epoch } => {
                 if self.prepared_epoch == Some(epoch) {
                     self.prepared_epoch = None;
@@ -846,9 +870,44 @@ impl Driver {
             .find(|cid| cid.message_id_belongs(&msg.ssv_message.msg_id))
             .copied();
         match cid {
-            Some(cid) => self.feed(cid, Input::Message(msg)),
+            Some(cid) => {
+                if let Some(msg) = self.precheck_partials(cid, msg, false) {
+                    self.feed(cid, Input::Message(msg));
+                }
+            }
             None => self.on_validator_message(msg),
         }
+    }
+
+    /// Sends a committee's partial-signature message to the blocking pool for batch
+    /// verification and quorum reconstruction ([`psig`]); it comes back as
+    /// [`Event::Verified`]. Returns any other message (or all, when prechecks are off).
+    /// `trusted`: our own signatures, remembered without verification.
+    fn precheck_partials(
+        &self,
+        cid: CommitteeId,
+        msg: SignedSsvMessage,
+        trusted: bool,
+    ) -> Option<SignedSsvMessage> {
+        if !self.precheck || msg.ssv_message.msg_type != MsgType::PartialSignature as u64 {
+            return Some(msg);
+        }
+        let Some(c) = self.committees.get(&cid) else { return Some(msg) };
+        let Ok(psig) = msg.ssv_message.decode_partial_signatures() else { return Some(msg) };
+        let items = psig_items(&c.committee.shares, &psig);
+        if items.is_empty() {
+            return Some(msg);
+        }
+        let verified = Arc::clone(&self.verified);
+        let tx = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let stats = verified.verify_and_track(&items, trusted);
+            if stats.invalid > 0 {
+                tracing::debug!(?stats, "partial signatures that do not verify");
+            }
+            let _ = tx.send(Event::Verified { committee: cid, msg });
+        });
+        None
     }
 
     fn on_timeout(&mut self) {
@@ -880,7 +939,9 @@ impl Driver {
             let (res, out) = {
                 let Some(c) = self.committees.get_mut(&cid) else { return };
                 let mut out = Vec::new();
+                let started = std::time::Instant::now();
                 let res = c.committee.handle(now, input, &mut out);
+                self.observer.core_time(probe.as_ref(), started.elapsed());
                 (res, out)
             };
             self.observer.handled(probe, "committee", res.is_ok(), &out, now);
@@ -920,6 +981,7 @@ impl Driver {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let mut decided_in_batch: Option<(Slot, BeaconVote)> = None;
         let mut submissions = Vec::new();
+        let mut own = Vec::new();
         for o in out {
             match o {
                 Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
@@ -927,8 +989,10 @@ impl Driver {
                     if let Err(e) = self.ctx.transport.broadcast(c.topic, data) {
                         tracing::warn!(error = %e, "broadcast failed");
                     }
-                    // Gossipsub delivers a node's own publications to itself too.
-                    queue.push_back(Input::Message(m));
+                    // Gossipsub delivers a node's own publications to itself too. Our
+                    // partial signatures take the precheck path (trusted), so the quorum
+                    // they complete is reconstructed off the loop.
+                    own.push(m);
                 }
                 Output::Qbft(ssv_core::qbft::Output::TimerSet { .. }) => {}
                 Output::Qbft(ssv_core::qbft::Output::Decided(d)) => {
@@ -1009,6 +1073,11 @@ impl Driver {
         }
         if !submissions.is_empty() {
             spawn_submit(&self.ctx, submissions, "committee", Some((self.events_tx.clone(), cid)));
+        }
+        for m in own {
+            if let Some(m) = self.precheck_partials(cid, m, true) {
+                queue.push_back(Input::Message(m));
+            }
         }
     }
 }
@@ -1133,6 +1202,42 @@ async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> R
         other => return validators::submit_validator(beacon, net, other).await,
     };
     res.map_err(|e| e.to_string())
+}
+
+/// The partial-signature items of `psig` to verify, with the signers' share keys from
+/// `shares` (by validator index); signatures of unknown validators or signers are left to
+/// the core.
+fn psig_items(
+    shares: &BTreeMap<ValidatorIndex, Share>,
+    psig: &ssv_core::types::PartialSignatureMessages,
+) -> Vec<psig::Item> {
+    psig.messages
+        .iter()
+        .filter_map(|m| {
+            let share = shares.get(&m.validator_index)?;
+            let member = share.committee.iter().find(|s| s.signer == m.signer)?;
+            let n = share.committee.len();
+            Some(psig::Item {
+                validator_pub_key: share.validator_pub_key,
+                share_key: member.share_pub_key,
+                signer: m.signer,
+                root: m.signing_root,
+                signature: m.partial_signature,
+                quorum: n.saturating_sub(n.saturating_sub(1) / 3),
+            })
+        })
+        .collect()
+}
+
+/// `create` with the runners answering partial-signature checks and reconstructions from
+/// `verified` when it holds them ([`psig::CachedBls`]).
+fn with_cached_bls(
+    create: ssv_core::runner::CreateRunner,
+    verified: &Arc<psig::VerifiedCache>,
+) -> ssv_core::runner::CreateRunner {
+    let bls: Arc<dyn ssv_core::runner::ThresholdBls> =
+        Arc::new(psig::CachedBls(Arc::clone(verified)));
+    Box::new(move |shares| create(shares).with_bls(Arc::clone(&bls)))
 }
 
 fn runner_factory(

@@ -100,6 +100,20 @@ impl Observer {
         }
     }
 
+    /// Adds `elapsed` (loop time inside the core for the probed input) to
+    /// `ssv_core_seconds_total`.
+    pub fn core_time(&self, probe: Option<&Probe>, elapsed: std::time::Duration) {
+        let input = match probe {
+            Some(p) if p.psig.is_some() => "partial_signature",
+            Some(_) => "consensus",
+            None => "other",
+        };
+        self.metrics
+            .core_seconds
+            .get_or_create(&crate::metrics::InputLabels { input: input.into() })
+            .inc_by(elapsed.as_secs_f64());
+    }
+
     /// Forgets partial-signature batches of slots before `keep_from`.
     pub fn prune(&mut self, keep_from: Slot) {
         self.psig = self.psig.split_off(&(keep_from, MessageId([0; 56]), 0));
