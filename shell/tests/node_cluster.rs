@@ -400,7 +400,8 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let epochs: Vec<u64> = preps.iter().map(|(slot, _)| slot / SLOTS_PER_EPOCH).collect();
     for epoch in 1..=3 {
         let n = epochs.iter().filter(|e| **e == epoch).count();
-        assert_eq!(n, OPERATORS.len(), "preparations in epoch {epoch}: {preps:?}");
+        // One per node (a call that failed on the client side is sent again).
+        assert!(n >= OPERATORS.len(), "preparations in epoch {epoch}: {preps:?}");
     }
 
     let (att, sync) = accepted(&records);
