@@ -5,12 +5,16 @@
 //! `cargo bench -p ssv-benches --bench sim`; target: at least 1,000 slots/s in fake-crypto
 //! mode for 4 operators and 100 validators.
 //!
-//! `sim/duty` runs the duty path (the core's `Committee` and `CommitteeRunner`s against
-//! the in-memory beacon chain): every due attestation and sync-committee message is
-//! share-signed, reconstructed and verified with real BLS by every operator, so its cost
-//! grows with validators × operators. Throughput counts slots with duties (epoch 0 has
-//! none). 1,000 validators take seconds per slot; measure them with
-//! `ssv-sim run --duty-runners --validators 1000 --slots 4`.
+//! `sim/duty-fake` and `sim/duty-real` run the duty path (the core's `Committee` and
+//! `CommitteeRunner`s against the in-memory beacon chain): every due attestation and
+//! sync-committee message is share-signed, reconstructed and verified by every operator,
+//! with hash-based stand-ins (`FakeBls`, through the runners' pluggable `ThresholdBls`) or
+//! real BLS, so its cost grows with validators × operators. The duty path's chain has 2
+//! slots per epoch and every validator in the sync committee, so each slot has about
+//! 1.5 × validators due items (mainnet density is about validators / 32). Throughput
+//! counts slots with duties (epoch 0 has none). Real BLS at 1,000 validators takes tens of
+//! seconds per slot; measure it with `ssv-sim run --duty-runners --crypto real
+//! --validators 1000 --slots 3`.
 
 // criterion_group! generates an undocumented pub fn.
 #![allow(missing_docs)]
@@ -43,31 +47,42 @@ fn sim(c: &mut Criterion) {
         }
         group.finish();
     }
-    let slots = SLOTS_PER_EPOCH + 2;
-    let mut group = c.benchmark_group("sim/duty");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
-    group.throughput(Throughput::Elements(slots - SLOTS_PER_EPOCH));
-    for operators in [4, 7, 10, 13] {
-        for validators in [10, 100] {
-            let options = SimOptions {
-                operators,
-                validators,
-                slots,
-                duty_runners: true,
-                ..SimOptions::default()
-            };
-            let id = BenchmarkId::from_parameter(format!("{operators}ops/{validators}vals"));
-            group.bench_with_input(id, &options, |b, o| {
-                b.iter(|| {
-                    let r = run(black_box(1), o, false, &mut |_| {}).expect("runs");
-                    assert!(r.violation.is_none());
-                    assert_eq!(r.submissions, r.due * o.operators);
-                    r.records
+    let full = ssv_benches::bench_mode();
+    for (crypto, name, duty_slots, sizes) in [
+        (CryptoMode::Fake, "duty-fake", 32, &[100u64, 1_000][..]),
+        (CryptoMode::Real, "duty-real", 2, &[10, 100][..]),
+    ] {
+        let slots = SLOTS_PER_EPOCH + duty_slots;
+        let mut group = c.benchmark_group(format!("sim/{name}"));
+        group.sample_size(10).measurement_time(Duration::from_secs(5));
+        group.throughput(Throughput::Elements(duty_slots));
+        for operators in [4, 7, 10, 13] {
+            for &validators in sizes {
+                // Quick mode (`cargo test --benches`): the smallest size only.
+                if !full && (operators > 4 || validators > sizes[0]) {
+                    continue;
+                }
+                let options = SimOptions {
+                    operators,
+                    validators,
+                    slots,
+                    crypto,
+                    duty_runners: true,
+                    ..SimOptions::default()
+                };
+                let id = BenchmarkId::from_parameter(format!("{operators}ops/{validators}vals"));
+                group.bench_with_input(id, &options, |b, o| {
+                    b.iter(|| {
+                        let r = run(black_box(1), o, false, &mut |_| {}).expect("runs");
+                        assert!(r.violation.is_none());
+                        assert_eq!(r.submissions, r.due * o.operators);
+                        r.records
+                    });
                 });
-            });
+            }
         }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, sim);

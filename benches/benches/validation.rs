@@ -1,14 +1,15 @@
 //! Gossip validation cost per message next to the RSA verification it contains, in the same
 //! run: a consensus prepare and a post-consensus partial-signature message of a 4-operator
 //! committee (one RSA verification each), and a decided commit (three). Goal: within 1.5x
-//! of the RSA floor (the Go node and Anchor report 165 to 430 µs per real message).
+//! of the RSA floor (the Go node and Anchor report 165 to 430 µs per real message). Then
+//! throughput on a batch of 64: sequential, and two-phase with RSA on 2 worker threads.
 //!
 //! `cargo bench -p ssv-benches --bench validation`.
 
 // criterion_group! generates an undocumented pub fn.
 #![allow(missing_docs)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ssv_core::crypto::rsa::OperatorPrivateKey;
 use ssv_core::types::ssz::Encode as _;
 use ssv_core::types::ssz_types::VariableList;
@@ -17,7 +18,8 @@ use ssv_core::types::{
     QbftMessage, RunnerRole, SignedSsvMessage, SsvMessage,
 };
 use ssv_core::validation::{
-    MessageValidator, StaticNetworkView, ValidationConfig, Verdict, committee_subnet, topic_name,
+    MessageValidator, SignatureCheck, StaticNetworkView, ValidationConfig, Verdict,
+    committee_subnet, topic_name, verify_message_signatures,
 };
 use std::hint::black_box;
 
@@ -118,6 +120,48 @@ fn validation(c: &mut Criterion) {
             });
         });
     }
+
+    // Throughput on a batch of prepares from distinct peers (all accepted): sequential
+    // validation next to the two-phase pipeline with RSA on 2 worker threads (the swarm's
+    // pipeline: pre-checks in order, verification in parallel, commits in order).
+    const BATCH: usize = 64;
+    let batch: Vec<(Vec<u8>, Vec<u8>)> =
+        (0..BATCH).map(|i| (format!("peer-{i}").into_bytes(), prepare.as_ssz_bytes())).collect();
+    let mut group = c.benchmark_group("validation/throughput");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("sequential", |b| {
+        b.iter(|| {
+            let mut mv = MessageValidator::new(config.clone());
+            for (peer, data) in &batch {
+                let v = mv.validate(now, peer, &topic, black_box(data), &view);
+                assert!(matches!(v, Verdict::Accept(_)), "{v:?}");
+            }
+        });
+    });
+    group.bench_function("two_phase_2_workers", |b| {
+        b.iter(|| {
+            let mut mv = MessageValidator::new(config.clone());
+            for (peer, data) in &batch {
+                assert!(mv.pre_check(now, peer, &topic, data, &view).is_ok());
+            }
+            let mut checks = vec![SignatureCheck::Invalid; BATCH];
+            std::thread::scope(|scope| {
+                for (part, out) in batch.chunks(BATCH / 2).zip(checks.chunks_mut(BATCH / 2)) {
+                    let view = &view;
+                    scope.spawn(move || {
+                        for ((_, data), check) in part.iter().zip(out.iter_mut()) {
+                            *check = verify_message_signatures(black_box(data), view);
+                        }
+                    });
+                }
+            });
+            for ((peer, data), check) in batch.iter().zip(&checks) {
+                let v = mv.commit(now, peer, &topic, data, &view, Some(*check));
+                assert!(matches!(v, Verdict::Accept(_)), "{v:?}");
+            }
+        });
+    });
+    group.finish();
 }
 
 criterion_group! {

@@ -36,7 +36,7 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response,
-    RunnerValueCheck, SlashingProtection,
+    RunnerValueCheck, SlashingProtection, ThresholdBls,
 };
 use ssv_core::types::ssz_types::VariableList;
 use ssv_core::types::{
@@ -273,6 +273,12 @@ impl DutySlot {
 
     /// Operator 1's routers, one per committee, holding all its shares (no duty started).
     pub fn operator_committees(&self) -> Vec<Committee> {
+        self.operator_committees_with(None)
+    }
+
+    /// [`DutySlot::operator_committees`] whose runners use `bls` (instead of the default
+    /// batching [`ssv_core::runner::BlstThresholdBls`]), for A/B measurements.
+    pub fn operator_committees_with(&self, bls: Option<&Arc<dyn ThresholdBls>>) -> Vec<Committee> {
         self.committees
             .iter()
             .map(|c| {
@@ -283,6 +289,7 @@ impl DutySlot {
                     copy_key(&self.keys[0]),
                     self.verifier.clone(),
                     &self.net,
+                    bls.cloned(),
                 )
             })
             .collect()
@@ -363,7 +370,14 @@ impl DutySlot {
                 let me = setup.operators[i + 1];
                 let member = member(setup.operators, me, &self.keys);
                 let key = copy_key(&self.keys[i + 1]);
-                routers.push(committee(member, shares, key, self.verifier.clone(), &self.net));
+                routers.push(committee(
+                    member,
+                    shares,
+                    key,
+                    self.verifier.clone(),
+                    &self.net,
+                    None,
+                ));
                 secrets.push(keys);
             }
             let mut queue: VecDeque<(usize, Input)> = (0..routers.len())
@@ -436,6 +450,7 @@ fn committee(
     key: OperatorPrivateKey,
     verifier: CachedRsaVerifier,
     net: &Arc<BeaconNetwork>,
+    bls: Option<Arc<dyn ThresholdBls>>,
 ) -> Committee {
     let (m2, n2, v2) = (member.clone(), Arc::clone(net), verifier.clone());
     let key = Arc::new(key);
@@ -456,7 +471,11 @@ fn committee(
         });
         let id = MessageId::for_committee(m2.domain_type, RunnerRole::Committee, &m2.committee_id);
         let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), m2.clone());
-        CommitteeRunner::new(Arc::clone(&n2), shares, controller, config)
+        let runner = CommitteeRunner::new(Arc::clone(&n2), shares, controller, config);
+        match &bls {
+            Some(bls) => runner.with_bls(Arc::clone(bls)),
+            None => runner,
+        }
     });
     Committee::new(member, shares, create, Box::new(verifier))
 }

@@ -6,14 +6,15 @@
 //! against (operators, committees, our validators with their beacon status).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use libp2p::Multiaddr;
 use ssv_core::crypto::rsa::OperatorPublicKey;
+use ssv_core::runner::BeaconNetwork;
 use ssv_core::types::ssz::Encode as _;
-use ssv_core::types::{Height, MessageId, OperatorId, ValidatorIndex};
+use ssv_core::types::{DomainType, Height, MessageId, OperatorId, ValidatorIndex};
 use ssv_core::validation::{
     StaticNetworkView, ValidationConfig, ValidatorStatus, committee_subnet,
 };
@@ -22,8 +23,10 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::node::network::{INBOX_CAPACITY, Incoming, Topic, Transport, TransportError};
 use crate::p2p::history::{DecidedHistory, HistoryError};
+use crate::p2p::restore::{self, RestoreLimits, RestoreReport, committees_to_sync};
 use crate::p2p::swarm::{P2pConfig, P2pHandle, P2pNode};
 use crate::p2p::{NetworkError, QueueLimits};
+use crate::slashing_protection::SlashingDatabase;
 use crate::store::{NodeStore, StoreError};
 
 /// How often the peer count behind [`Transport::peer_count`] is refreshed.
@@ -34,6 +37,15 @@ pub const PEER_COUNT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct P2pTransport {
     handle: P2pHandle,
     peers: Arc<AtomicUsize>,
+    /// Set while a node that came back restores its history: nothing it signs leaves.
+    holding: Arc<AtomicBool>,
+}
+
+impl P2pTransport {
+    /// Whether broadcasts are held back (a history restore after a cut-off is running).
+    pub fn is_holding(&self) -> bool {
+        self.holding.load(Ordering::SeqCst)
+    }
 }
 
 impl std::fmt::Debug for P2pTransport {
@@ -44,6 +56,11 @@ impl std::fmt::Debug for P2pTransport {
 
 impl Transport for P2pTransport {
     fn broadcast(&self, topic: Topic, data: Arc<[u8]>) -> Result<(), TransportError> {
+        if self.is_holding() {
+            // Back from a cut-off and not restored yet: what we signed must not leave.
+            tracing::debug!(topic, "broadcast held back during history restore");
+            return Ok(());
+        }
         let handle = self.handle.clone();
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::Disconnected)?;
@@ -71,6 +88,7 @@ pub struct NodeNetwork {
     pub listen_addrs: Vec<Multiaddr>,
     node: P2pNode,
     pumps: Vec<tokio::task::JoinHandle<()>>,
+    last_message: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for NodeNetwork {
@@ -88,12 +106,15 @@ impl NodeNetwork {
     pub fn new(mut node: P2pNode, static_peers: Vec<Multiaddr>) -> Self {
         let (tx, inbox) = mpsc::channel(INBOX_CAPACITY);
         let peers = Arc::new(AtomicUsize::new(0));
+        let last_message = Arc::new(AtomicU64::new(crate::p2p::unix_millis_now()));
+        let seen = Arc::clone(&last_message);
         let mut incoming = std::mem::replace(
             &mut node.incoming,
             crate::p2p::queue::channel(QueueLimits::default()).1,
         );
         let pump = tokio::spawn(async move {
             while let Some(m) = incoming.recv().await {
+                seen.store(crate::p2p::unix_millis_now(), Ordering::Relaxed);
                 let from = m.signed.operator_ids.first().copied().unwrap_or(0);
                 let msg = Incoming {
                     from,
@@ -123,9 +144,54 @@ impl NodeNetwork {
                 tokio::time::sleep(PEER_COUNT_INTERVAL).await;
             }
         });
-        let transport = P2pTransport { handle: node.handle.clone(), peers };
+        let holding = Arc::new(AtomicBool::new(false));
+        let transport = P2pTransport { handle: node.handle.clone(), peers, holding };
         let listen_addrs = node.listen_addrs.clone();
-        Self { transport, inbox, listen_addrs, node, pumps: vec![pump, refresh] }
+        Self { transport, inbox, listen_addrs, node, pumps: vec![pump, refresh], last_message }
+    }
+
+    /// Restores decided history and slashing records from the peers now
+    /// ([`restore::restore`] at the current slot of `ctx.network`). The node calls it at
+    /// start, before its driver exists.
+    ///
+    /// # Errors
+    /// As [`restore::restore`].
+    pub async fn restore(&self, ctx: &RestoreContext) -> Result<RestoreReport, NetworkError> {
+        restore_with(&self.node.handle, ctx).await
+    }
+
+    /// Watches for a cut-off ([`CutOffDetector`]: no peers, or no message, for a while)
+    /// and, when peers are back, restores again ([`Self::restore`]) with broadcasts held
+    /// back until it is done, so nothing the driver signs meanwhile leaves the node.
+    pub fn watch_cut_off(&mut self, ctx: RestoreContext, detector: CutOffDetector) {
+        let handle = self.node.handle.clone();
+        let peers = Arc::clone(&self.transport.peers);
+        let holding = Arc::clone(&self.transport.holding);
+        let last_message = Arc::clone(&self.last_message);
+        let mut detector = detector;
+        self.pumps.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PEER_COUNT_INTERVAL).await;
+                let now = crate::p2p::unix_millis_now();
+                let back = detector.observe(
+                    now,
+                    peers.load(Ordering::Relaxed),
+                    last_message.load(Ordering::Relaxed),
+                );
+                if !back {
+                    continue;
+                }
+                tracing::info!("back after a cut-off: restoring decided history");
+                holding.store(true, Ordering::SeqCst);
+                let result = restore_with(&handle, &ctx).await;
+                holding.store(false, Ordering::SeqCst);
+                match result {
+                    Ok(_) => {}
+                    Err(NetworkError::Stopped) => return,
+                    Err(e) => tracing::warn!(error = %e, "history restore after cut-off failed"),
+                }
+            }
+        }));
     }
 
     /// The libp2p handle (peers, history requests).
@@ -139,6 +205,104 @@ impl NodeNetwork {
             p.abort();
         }
         self.node.shutdown().await;
+    }
+}
+
+/// What a history restore works with: the node store and slashing database to fill, the
+/// beacon network (current slot, signing domains), the SSV domain, the validation view.
+#[derive(Clone)]
+pub struct RestoreContext {
+    /// The node store (decided messages, shares).
+    pub store: Arc<NodeStore>,
+    /// Slashing protection, where restored votes are recorded.
+    pub slashing: Arc<SlashingDatabase>,
+    /// The beacon network.
+    pub network: Arc<BeaconNetwork>,
+    /// The SSV domain of the committees' message ids.
+    pub domain: DomainType,
+    /// The view fetched messages are checked against.
+    pub view: Arc<RwLock<StaticNetworkView>>,
+    /// Peer wait, timeout, lookback.
+    pub limits: RestoreLimits,
+}
+
+impl std::fmt::Debug for RestoreContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestoreContext").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+async fn restore_with(
+    handle: &P2pHandle,
+    ctx: &RestoreContext,
+) -> Result<RestoreReport, NetworkError> {
+    let committees = committees_to_sync(&ctx.store, ctx.domain)
+        .map_err(|e| NetworkError::History(e.to_string()))?;
+    let current = ctx.network.slot_at(crate::p2p::unix_millis_now());
+    restore::restore(
+        handle,
+        &StoreHistory(Arc::clone(&ctx.store)),
+        &ctx.view,
+        &ctx.slashing,
+        &ctx.network,
+        &committees,
+        current,
+        ctx.limits,
+    )
+    .await
+}
+
+/// When a node counts as cut off, and when it is back: cut off after `no_peers_ms` with no
+/// connected peer or `silence_ms` with no validated message; back at the first check with
+/// a peer (and, after a silence, a fresh message). Pure: fed the time, the peer count and
+/// the time of the last message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutOffDetector {
+    /// Milliseconds without peers that count as a cut-off.
+    pub no_peers_ms: u64,
+    /// Milliseconds without a validated message that count as a cut-off.
+    pub silence_ms: u64,
+    zero_since: Option<u64>,
+    cut_off: bool,
+}
+
+impl CutOffDetector {
+    /// A detector that is not cut off yet.
+    pub fn new(no_peers_ms: u64, silence_ms: u64) -> Self {
+        Self { no_peers_ms, silence_ms, zero_since: None, cut_off: false }
+    }
+
+    /// For `network`: three slots without peers, or two epochs without a message.
+    pub fn for_network(network: &BeaconNetwork) -> Self {
+        let epoch = network.slot_ms.saturating_mul(network.slots_per_epoch);
+        Self::new(network.slot_ms.saturating_mul(3), epoch.saturating_mul(2))
+    }
+
+    /// Whether the node is cut off now.
+    pub fn is_cut_off(&self) -> bool {
+        self.cut_off
+    }
+
+    /// Feeds one observation at `now_ms` (Unix ms); `true` when the node just came back
+    /// and must restore before it signs again.
+    pub fn observe(&mut self, now_ms: u64, peers: usize, last_message_ms: u64) -> bool {
+        if peers == 0 {
+            self.zero_since.get_or_insert(now_ms);
+        } else {
+            self.zero_since = None;
+        }
+        let no_peers =
+            self.zero_since.is_some_and(|t| now_ms.saturating_sub(t) >= self.no_peers_ms);
+        let silent = now_ms.saturating_sub(last_message_ms) >= self.silence_ms;
+        if no_peers || silent {
+            self.cut_off = true;
+            return false;
+        }
+        if self.cut_off && peers > 0 {
+            self.cut_off = false;
+            return true;
+        }
+        false
     }
 }
 
@@ -262,6 +426,46 @@ pub async fn start(
     p2p.listen = listen_addrs(config);
     p2p.static_peers = static_peers.clone();
     p2p.subnets = subnets;
+    p2p.max_peers = config.p2p.max_peers.max(1);
     let node = P2pNode::spawn(p2p, view, Arc::new(StoreHistory(store))).await?;
     Ok(NodeNetwork::new(node, static_peers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CutOffDetector;
+
+    #[test]
+    fn a_node_without_peers_for_a_while_is_back_with_its_first_peer() {
+        let mut d = CutOffDetector::new(3_000, 60_000);
+        assert!(!d.observe(0, 2, 0));
+        assert!(!d.observe(1_000, 0, 0));
+        assert!(!d.observe(3_000, 0, 0), "two seconds without peers is not a cut-off");
+        assert!(!d.is_cut_off());
+        assert!(!d.observe(4_000, 0, 0));
+        assert!(d.is_cut_off());
+        assert!(!d.observe(5_000, 0, 0));
+        assert!(d.observe(6_000, 1, 0), "peers again: restore");
+        assert!(!d.observe(7_000, 1, 0), "once");
+    }
+
+    #[test]
+    fn a_short_drop_of_peers_is_not_a_cut_off() {
+        let mut d = CutOffDetector::new(3_000, 60_000);
+        assert!(!d.observe(1_000, 0, 0));
+        assert!(!d.observe(2_000, 1, 0));
+        assert!(!d.observe(3_500, 0, 0));
+        assert!(!d.observe(4_500, 1, 0));
+        assert!(!d.is_cut_off());
+    }
+
+    #[test]
+    fn silence_then_a_message_is_a_return() {
+        let mut d = CutOffDetector::new(3_000, 10_000);
+        assert!(!d.observe(5_000, 3, 0));
+        assert!(!d.observe(10_000, 3, 0), "ten seconds without messages");
+        assert!(d.is_cut_off());
+        assert!(!d.observe(11_000, 3, 0), "still silent");
+        assert!(d.observe(12_000, 3, 11_500), "a message arrived");
+    }
 }

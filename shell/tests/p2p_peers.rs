@@ -1,6 +1,7 @@
 //! Peers: the `/ssv/info/0.0.1` handshake (same network: node info exchanged; another
 //! network: disconnected), graylisting of a peer that sends invalid messages, and discv5
-//! discovery through one bootnode.
+//! discovery through one bootnode; an inbound peer that never handshakes is closed, peers
+//! above the limit are trimmed, and the ENR `subnets` follow the subnets joined.
 
 mod p2p_support;
 
@@ -182,4 +183,130 @@ async fn no_bootnodes_means_no_discovery() {
     let n = node(config).await;
     assert!(n.discovery.is_none());
     n.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_peer_that_never_handshakes_is_disconnected() {
+    use futures::StreamExt as _;
+    use libp2p::swarm::{SwarmEvent, dummy};
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut config = config();
+        config.listen = vec![QUIC.parse().unwrap()];
+        config.handshake_deadline = Duration::from_millis(1_500);
+        let a = node(config).await;
+        // A bare libp2p host that keeps its connection open and speaks no /ssv/info.
+        let mut silent = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_quic()
+            .with_behaviour(|_| dummy::Behaviour)
+            .unwrap()
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let silent_id = *silent.local_peer_id();
+        silent.dial(a.listen_addrs[0].clone()).unwrap();
+        let closed = async {
+            let mut established = false;
+            loop {
+                match silent.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { .. } => established = true,
+                    SwarmEvent::ConnectionClosed { .. } if established => {
+                        return established;
+                    }
+                    _ => {}
+                }
+            }
+        };
+        let started = std::time::Instant::now();
+        assert!(tokio::time::timeout(Duration::from_secs(20), closed).await.unwrap());
+        assert!(started.elapsed() >= Duration::from_millis(1_000), "closed at the deadline");
+        assert!(!a.handle.connected_peers().await.unwrap().contains(&silent_id));
+        a.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_above_the_limit_are_trimmed() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut config = config();
+        config.listen = vec![QUIC.parse().unwrap()];
+        config.max_peers = 1;
+        let a = node(config).await;
+        let b = spawn(QUIC, a.listen_addrs.clone(), Arc::new(InMemoryDecidedHistory::new())).await;
+        let c = spawn(QUIC, a.listen_addrs.clone(), Arc::new(InMemoryDecidedHistory::new())).await;
+        let pa = a.handle.peer_id();
+        assert!(
+            eventually(10, || async {
+                b.handle.connected_peers().await.unwrap().contains(&pa)
+                    || c.handle.connected_peers().await.unwrap().contains(&pa)
+            })
+            .await
+        );
+        // Both dial a; a keeps one.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            eventually(10, || async { a.handle.connected_peers().await.unwrap().len() == 1 }).await
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(a.handle.connected_peers().await.unwrap().len(), 1);
+        for n in [a, b, c] {
+            n.shutdown().await;
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn unneeded_and_low_scored_peers_are_trimmed_first() {
+    use ssv_shell::p2p::swarm::{PeerCandidate, trim_order};
+    let ids: Vec<libp2p::PeerId> = (0..4).map(|_| libp2p::PeerId::random()).collect();
+    let c = |i: usize, shares_subnets: bool, score: f64| PeerCandidate {
+        peer: ids[i],
+        shares_subnets,
+        score,
+    };
+    let order =
+        trim_order(vec![c(0, true, -5.0), c(1, false, 10.0), c(2, true, 3.0), c(3, false, -1.0)]);
+    assert_eq!(order, vec![ids[3], ids[1], ids[0], ids[2]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enr_subnets_follow_the_subnets_joined() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let local = Ipv4Addr::LOCALHOST;
+        let boot_port = free_udp_port(local).unwrap();
+        let bootnode = Bootnode::spawn(SocketAddr::from((local, boot_port)), local).await.unwrap();
+        let mut config = config();
+        config.listen = vec![QUIC.parse().unwrap()];
+        config.discovery = Some(DiscoveryConfig {
+            listen: SocketAddr::from((local, free_udp_port(local).unwrap())),
+            advertise_ip: local,
+            bootnodes: vec![bootnode.enr.to_base64()],
+            domain: DOMAIN,
+            subnets: Subnets::from_list(&[subnet()]),
+            interval: Duration::from_secs(30),
+        });
+        let n = node(config).await;
+        let d = n.discovery.as_ref().unwrap();
+        let seq = d.enr().seq();
+        let subnets = |enr| ssv_shell::p2p::discovery::subnets(&enr).unwrap();
+        assert_eq!(subnets(d.enr()), Subnets::from_list(&[subnet()]));
+        let other = (subnet() + 1) % 128;
+        n.handle.subscribe_subnet(other).unwrap();
+        assert!(
+            eventually(10, || async { subnets(d.enr()) == Subnets::from_list(&[subnet(), other]) })
+                .await
+        );
+        assert!(d.enr().seq() > seq);
+        n.handle.unsubscribe_subnet(subnet()).unwrap();
+        assert!(
+            eventually(10, || async { subnets(d.enr()) == Subnets::from_list(&[other]) }).await
+        );
+        n.shutdown().await;
+        drop(bootnode);
+    })
+    .await
+    .unwrap();
 }

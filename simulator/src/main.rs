@@ -57,7 +57,8 @@ struct BeaconNodeArgs {
     /// The fork in force from genesis (deneb, electra, fulu).
     #[arg(long, default_value = "electra")]
     fork: DataVersion,
-    /// Folder to append accepted submissions to (`submissions.jsonl`).
+    /// Folder to append accepted submissions (`submissions.jsonl`) and every request
+    /// received (`requests.jsonl`) to.
     #[arg(long)]
     record_dir: Option<PathBuf>,
     /// Fault: answer a route slowly, `ROUTE=MILLIS` (route is a path prefix). Repeatable.

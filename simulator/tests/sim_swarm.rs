@@ -83,8 +83,22 @@ fn a_tampered_trace_does_not_replay() {
 fn trace_files_are_versioned() {
     let r = run(5, &SimOptions { slots: 1, ..SimOptions::default() }, true, &mut |_| {}).unwrap();
     let mut bytes = r.trace.unwrap();
-    assert_eq!(&bytes[..8], b"SSVSIMTR");
+    // The node trace container: one reader for node and simulator traces.
+    assert_eq!(&bytes[..8], b"SSVTRACE");
     assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    let reader = ssv_core::trace::TraceReader::new(&bytes).unwrap();
+    assert_eq!(reader.header().network, "simulator");
+    assert!(reader.header().simulator.is_some());
+    // A node trace (no simulator section) is not taken for a simulator trace.
+    let mut node = reader.header().clone();
+    node.simulator = None;
+    let node_bytes = ssv_core::trace::encode_preamble(&node).unwrap();
+    assert!(Trace::from_bytes(&node_bytes).unwrap_err().contains("node trace"));
+    // A corrupt record byte is caught by the frame checksum.
+    let mut corrupt = bytes.clone();
+    let last = corrupt.len() - 6;
+    corrupt[last] ^= 1;
+    assert!(Trace::from_bytes(&corrupt).unwrap_err().contains("checksum"));
     bytes[8] = 9;
     assert!(Trace::from_bytes(&bytes).unwrap_err().contains("version"));
     assert!(Trace::from_bytes(b"not a trace").is_err());

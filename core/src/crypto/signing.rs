@@ -22,7 +22,9 @@ pub type Domain = [u8; 32];
 /// A 4-byte beacon-chain signature domain type (`DomainType` in the consensus specs).
 ///
 /// Not to be confused with SSV's [`crate::types::DomainType`], which scopes SSV messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct BeaconDomainType(pub [u8; 4]);
 
 impl BeaconDomainType {

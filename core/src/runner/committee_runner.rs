@@ -91,7 +91,13 @@ pub struct CommitteeRunner {
     next_id: u64,
     cache: LagrangeCache,
     bls: Arc<dyn ThresholdBls>,
+    /// The last [`CommitteeRunner::expected`], keyed by its duty and decided vote: every
+    /// post-consensus message of a duty needs it, and it hashes every validator's object.
+    expected_memo: Option<(CommitteeDuty, BeaconVote, Arc<Vec<Expected>>)>,
 }
+
+/// A validator duty's (role, validator, signing root, unsigned submission).
+type Expected = (BeaconRole, ValidatorIndex, Root, Submission);
 
 impl CommitteeRunner {
     /// A runner over `shares` with a QBFT controller built from `config` (whose value check
@@ -115,6 +121,7 @@ impl CommitteeRunner {
             next_id: 0,
             cache: LagrangeCache::new(LAGRANGE_CACHE_CAPACITY_DEFAULT),
             bls: Arc::new(BlstThresholdBls),
+            expected_memo: None,
         }
     }
 
@@ -361,14 +368,26 @@ impl CommitteeRunner {
     ) -> Result<(), RunnerError> {
         let mut requests = Vec::new();
         let mut items = Vec::new();
+        // Validators of a committee mostly sign the same object (one attestation data per
+        // committee index, one block root): hash each distinct one once.
+        let mut data_roots: Vec<(AttestationData, Root)> = Vec::new();
+        let mut signing_roots: BTreeMap<(u64, BeaconDomainType, Root), Root> = BTreeMap::new();
         for vd in &duty.validator_duties {
             let epoch = self.network.epoch_at_slot(vd.slot);
             let version = self.version_at_slot(duty.slot);
             let (domain_type, object_root) = match vd.beacon_role() {
-                Some(BeaconRole::Attester) => (
-                    BeaconDomainType::BEACON_ATTESTER,
-                    attestation_data(vote, vd, version).tree_hash_root().0,
-                ),
+                Some(BeaconRole::Attester) => {
+                    let data = attestation_data(vote, vd, version);
+                    let root = match data_roots.iter().find(|(d, _)| *d == data) {
+                        Some((_, r)) => *r,
+                        None => {
+                            let r = data.tree_hash_root().0;
+                            data_roots.push((data, r));
+                            r
+                        }
+                    };
+                    (BeaconDomainType::BEACON_ATTESTER, root)
+                }
                 Some(BeaconRole::SyncCommittee) => {
                     (BeaconDomainType::SYNC_COMMITTEE, vote.block_root)
                 }
@@ -379,7 +398,9 @@ impl CommitteeRunner {
                 .get(&vd.validator_index)
                 .ok_or_else(|| RunnerError::other("no share for the duty's validator"))?;
             let signing_root =
-                compute_signing_root(&object_root, &self.network.domain(epoch, domain_type));
+                *signing_roots.entry((epoch, domain_type, object_root)).or_insert_with(|| {
+                    compute_signing_root(&object_root, &self.network.domain(epoch, domain_type))
+                });
             requests.push(SignRequest {
                 share_pub_key: share.share_pub_key,
                 validator_index: vd.validator_index,
@@ -468,7 +489,14 @@ impl CommitteeRunner {
             .as_ref()
             .and_then(|v| BeaconVote::from_ssz_bytes(v).ok())
             .ok_or(RunnerError::NoDecidedValue)?;
-        let expected = self.expected(&duty, &vote);
+        let expected = match &self.expected_memo {
+            Some((d, v, e)) if *d == duty && *v == vote => Arc::clone(e),
+            _ => {
+                let e = Arc::new(self.expected(&duty, &vote));
+                self.expected_memo = Some((duty, vote, Arc::clone(&e)));
+                e
+            }
+        };
         // The (root, role, validator) quorums to reconstruct, in the spec's order.
         let mut candidates: Vec<(Root, BeaconRole, ValidatorIndex)> = Vec::new();
         let Some(state) = self.state.as_ref() else { return Err(RunnerError::NoRunningDuty) };

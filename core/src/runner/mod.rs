@@ -47,6 +47,8 @@ use crate::beacon::{
     AttestationData, SignedContributionAndProof, SignedValidatorRegistration, SignedVoluntaryExit,
     VersionedBlock, altair, electra, phase0,
 };
+use serde::{Deserialize, Serialize};
+
 use crate::crypto::signing::BeaconDomainType;
 use crate::types::{
     BlsPublicKeyBytes, BlsSignatureBytes, CommitteeDuty, Root, SignedSsvMessage, Slot,
@@ -54,10 +56,10 @@ use crate::types::{
 };
 
 /// A duty as a runner starts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Duty {
     /// One validator's duty (proposer, aggregator, contribution, registration, exit).
-    Validator(ValidatorDuty),
+    Validator(#[serde(with = "crate::trace::ssz_bytes")] ValidatorDuty),
     /// A committee's attester and sync-committee duties at one slot.
     Committee(CommitteeDuty),
 }
@@ -73,9 +75,10 @@ impl Duty {
 }
 
 /// One BLS signature to make with a share key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignRequest {
     /// The share public key whose secret signs.
+    #[serde(with = "crate::trace::byte_array")]
     pub share_pub_key: BlsPublicKeyBytes,
     /// The validator the share belongs to.
     pub validator_index: ValidatorIndex,
@@ -86,7 +89,7 @@ pub struct SignRequest {
 }
 
 /// What a runner asks its driver for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// `GetAttestationData(slot)`: answer with [`Response::AttestationData`].
     AttestationData {
@@ -104,6 +107,7 @@ pub enum Request {
         /// The share's graffiti.
         graffiti: Root,
         /// The reconstructed RANDAO reveal.
+        #[serde(with = "crate::trace::byte_array")]
         randao_reveal: BlsSignatureBytes,
     },
     /// `SubmitAggregateSelectionProof`: answer with [`Response::ConsensusData`] (the
@@ -118,16 +122,20 @@ pub enum Request {
         /// The aggregator.
         validator_index: ValidatorIndex,
         /// The reconstructed selection proof.
+        #[serde(with = "crate::trace::byte_array")]
         selection_proof: BlsSignatureBytes,
     },
     /// `IsSyncCommitteeAggregator` for each proof: answer with [`Response::Flags`].
-    IsSyncCommitteeAggregator(Vec<BlsSignatureBytes>),
+    IsSyncCommitteeAggregator(
+        #[serde(with = "crate::trace::byte_array_list")] Vec<BlsSignatureBytes>,
+    ),
     /// `GetSyncCommitteeContribution(slot, proofs, subnets)`: answer with
     /// [`Response::ConsensusData`] (`Contributions` SSZ and its fork).
     SyncCommitteeContributions {
         /// The slot.
         slot: Slot,
         /// The selection proofs of the selected subnets.
+        #[serde(with = "crate::trace::byte_array_list")]
         selection_proofs: Vec<BlsSignatureBytes>,
         /// The subnets, parallel to `selection_proofs`.
         subnets: Vec<u64>,
@@ -135,13 +143,13 @@ pub enum Request {
 }
 
 /// The answer to a [`Request`], carrying the request id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// Attestation data for the requested slot.
-    AttestationData(AttestationData),
+    AttestationData(#[serde(with = "crate::trace::ssz_bytes")] AttestationData),
     /// One result per [`SignRequest`], in order: the share signature, or why the signer
     /// refused that item. The committee runner goes on with the signed items.
-    Signatures(Vec<SignResult>),
+    Signatures(#[serde(with = "sign_results")] Vec<SignResult>),
     /// Consensus data from the beacon node: raw fork number and SSZ payload.
     ConsensusData {
         /// go-eth2-client `DataVersion` number.
@@ -157,7 +165,7 @@ pub enum Response {
 
 /// Why a signer refused one [`SignRequest`] (no spec code: the spec's signer cannot
 /// refuse a single item).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum SignRefusal {
     /// Slashing protection refused the signing root (a double or surrounding vote, a
     /// double proposal); the reason as the protection gave it.
@@ -173,6 +181,44 @@ pub enum SignRefusal {
 
 /// The signer's answer to one [`SignRequest`].
 pub type SignResult = Result<BlsSignatureBytes, SignRefusal>;
+
+/// Serde for `Vec<SignResult>` (traces): each item a signature (96 bytes) or a refusal.
+mod sign_results {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{SignRefusal, SignResult};
+    use crate::types::BlsSignatureBytes;
+
+    #[derive(Serialize, Deserialize)]
+    enum Item {
+        Signed(#[serde(with = "crate::trace::byte_array")] BlsSignatureBytes),
+        Refused(SignRefusal),
+    }
+
+    pub(super) fn serialize<S: Serializer>(v: &[SignResult], s: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<Item> = v
+            .iter()
+            .map(|r| match r {
+                Ok(sig) => Item::Signed(*sig),
+                Err(e) => Item::Refused(e.clone()),
+            })
+            .collect();
+        items.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<SignResult>, D::Error> {
+        let items: Vec<Item> = Vec::deserialize(d)?;
+        Ok(items
+            .into_iter()
+            .map(|i| match i {
+                Item::Signed(sig) => Ok(sig),
+                Item::Refused(e) => Err(e),
+            })
+            .collect())
+    }
+}
 
 impl Response {
     /// [`Response::Signatures`] with every item signed.
@@ -227,13 +273,14 @@ impl Submission {
     }
 }
 
-/// What a runner (or committee) is asked to do.
-#[derive(Debug, Clone)]
+/// What a runner (or committee) is asked to do. Serde form: the trace format
+/// ([`crate::trace`]); wire types as their SSZ bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Input {
     /// Start a duty.
     StartDuty(Duty),
     /// A received `SignedSSVMessage` (QBFT or partial signatures).
-    Message(SignedSsvMessage),
+    Message(#[serde(with = "crate::trace::ssz_bytes")] SignedSsvMessage),
     /// The clock reached `poll_timeout`.
     Timeout,
     /// The answer to request `id`.

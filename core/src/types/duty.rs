@@ -46,11 +46,12 @@ impl ValidatorDuty {
 /// All of a committee's attester and sync-committee duties at one slot (`CommitteeDuty`).
 ///
 /// Not sent on the wire (no SSZ in the spec); the committee runner starts from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitteeDuty {
     /// The slot.
     pub slot: Slot,
-    /// Each validator's duty at that slot.
+    /// Each validator's duty at that slot (serde: each as its SSZ bytes).
+    #[serde(with = "crate::trace::ssz_list")]
     pub validator_duties: Vec<ValidatorDuty>,
 }
 

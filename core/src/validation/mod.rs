@@ -7,6 +7,11 @@
 //!   [`Verdict`]: accept (with the decoded message), ignore or reject, with the Go error's
 //!   name as the reason. Gossipsub is told the same verdict, so rejecting peers lose score.
 //! - Cheap checks come first; RSA verification comes last, once per signer.
+//! - Two-phase use, for verifying on several threads: [`MessageValidator::pre_check`]
+//!   (every rule but RSA, no state change), [`verify_message_signatures`] (stateless, any
+//!   thread), [`MessageValidator::commit`] (the rules again against the current state,
+//!   the RSA result given, state updated on accept). Committed in arrival order, the
+//!   verdicts and state are those of [`MessageValidator::validate`].
 //! - Only an accepted message changes state. State is kept per (peer, message id) and per
 //!   signer, lives for [`ValidationConfig::state_ttl_ms`] after its last accepted message,
 //!   and is bounded by [`ValidationConfig::max_state_entries`] (the entry closest to expiry
@@ -230,6 +235,46 @@ impl Verdict {
 
 type StateKey = (Vec<u8>, MessageId);
 
+/// The result of a message's RSA verification, computed apart from the validator state
+/// ([`verify_message_signatures`]) and fed to [`MessageValidator::commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// Every signer's signature verified.
+    Valid,
+    /// A signature did not verify (or the message did not decode, or a key is missing).
+    Invalid,
+}
+
+/// Verifies every signer's RSA signature of the raw `SignedSSVMessage` `data` against the
+/// operator keys in `view`. Stateless: run it on as many threads as there are cores.
+pub fn verify_message_signatures<V: NetworkView + ?Sized>(data: &[u8], view: &V) -> SignatureCheck {
+    let Ok(signed) = SignedSsvMessage::from_ssz_bytes(data) else {
+        return SignatureCheck::Invalid;
+    };
+    match verify_signatures(&signed, data, view) {
+        Ok(()) => SignatureCheck::Valid,
+        Err(_) => SignatureCheck::Invalid,
+    }
+}
+
+/// How [`MessageValidator::check`] treats the signatures.
+#[derive(Debug, Clone, Copy)]
+enum SigMode {
+    /// Not checked (pre-check).
+    Skip,
+    /// Verified now.
+    Inline,
+    /// Verified elsewhere, with this result.
+    Known(SignatureCheck),
+}
+
+/// The state change of an accepted message.
+enum StateUpdate {
+    Consensus(ConsensusUpdate),
+    /// Applied from the message's partial signatures.
+    Partial,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct StateEntry {
     state: ValidatorState,
@@ -285,7 +330,8 @@ impl MessageValidator {
     }
 
     /// Validates one gossip message received at `now` from `peer` on `topic` (full name
-    /// `ssv.v2.<n>`, or just `<n>`). Only an accepted message changes state.
+    /// `ssv.v2.<n>`, or just `<n>`). Only an accepted message changes state. The same as
+    /// [`Self::commit`] with no signature result: the RSA verification runs inline.
     pub fn validate<V: NetworkView + ?Sized>(
         &mut self,
         now: UnixMillis,
@@ -294,17 +340,80 @@ impl MessageValidator {
         data: &[u8],
         view: &V,
     ) -> Verdict {
-        Verdict::from_result(self.validate_inner(now, peer, topic, data, view))
+        self.commit(now, peer, topic, data, view, None)
     }
 
-    fn validate_inner<V: NetworkView + ?Sized>(
+    /// Phase one of the two-phase API: every rule except the RSA verification, against the
+    /// current state, changing nothing. `Ok(())` means the message only waits for its
+    /// signatures: verify them ([`verify_message_signatures`], stateless, on any thread)
+    /// and pass the result to [`Self::commit`]. `Err` is the verdict [`Self::validate`]
+    /// would give now, without spending an RSA verification on it.
+    ///
+    /// # Errors
+    /// The ignore or reject verdict of the first failing cheap rule.
+    pub fn pre_check<V: NetworkView + ?Sized>(
+        &self,
+        now: UnixMillis,
+        peer: &[u8],
+        topic: &str,
+        data: &[u8],
+        view: &V,
+    ) -> Result<(), Verdict> {
+        match self.check(now, peer, topic, data, view, SigMode::Skip) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Verdict::from_result(Err(e))),
+        }
+    }
+
+    /// Phase two: checks every rule again against the current state (cheap; earlier
+    /// commits may have changed it), takes the RSA result from `signatures` (verifying
+    /// inline when `None`), and updates the state only when the message is accepted.
+    ///
+    /// Fed the same messages in the same order with the same `now`s, and with
+    /// `signatures` computed by [`verify_message_signatures`] against the same view, it
+    /// gives exactly the verdicts and state of [`Self::validate`], wherever and in
+    /// whatever order the verifications ran.
+    pub fn commit<V: NetworkView + ?Sized>(
         &mut self,
         now: UnixMillis,
         peer: &[u8],
         topic: &str,
         data: &[u8],
         view: &V,
-    ) -> Result<ValidatedMessage, ValidationFailure> {
+        signatures: Option<SignatureCheck>,
+    ) -> Verdict {
+        let mode = match signatures {
+            Some(known) => SigMode::Known(known),
+            None => SigMode::Inline,
+        };
+        let result =
+            self.check(now, peer, topic, data, view, mode).map(|(message, key, update)| {
+                match (&update, &message.body) {
+                    (StateUpdate::Consensus(u), _) => {
+                        self.commit_state(key, now, |state, cfg| u.apply(state, cfg));
+                    }
+                    (StateUpdate::Partial, MessageBody::PartialSignatures(psig)) => {
+                        self.commit_state(key, now, |state, cfg| {
+                            update_partial_state(state, cfg, psig);
+                        });
+                    }
+                    (StateUpdate::Partial, MessageBody::Consensus(_)) => {}
+                }
+                message
+            });
+        Verdict::from_result(result)
+    }
+
+    /// Every rule, without changing state; the signatures as `sig` says.
+    fn check<V: NetworkView + ?Sized>(
+        &self,
+        now: UnixMillis,
+        peer: &[u8],
+        topic: &str,
+        data: &[u8],
+        view: &V,
+        sig: SigMode,
+    ) -> Result<(ValidatedMessage, StateKey, StateUpdate), ValidationFailure> {
         use ValidationFailure as F;
         // Pubsub rules.
         if data.is_empty() {
@@ -333,23 +442,29 @@ impl MessageValidator {
 
         let key: StateKey = (peer.to_vec(), signed.ssv_message.msg_id);
         let existing = self.states.get(&key).map(|e| &e.state);
-        let body = match signed.ssv_message.msg_type {
+        let (body, update) = match signed.ssv_message.msg_type {
             0 => {
                 let (qbft, update) =
-                    self.validate_consensus(&signed, data, role, &info, now, existing, view)?;
-                self.commit_state(key, now, |state, cfg| update.apply(state, cfg));
-                MessageBody::Consensus(qbft)
+                    self.validate_consensus(&signed, role, &info, now, existing, view)?;
+                (MessageBody::Consensus(qbft), StateUpdate::Consensus(update))
             }
             _ => {
-                let psig =
-                    self.validate_partial(&signed, data, role, &info, now, existing, view)?;
-                self.commit_state(key, now, |state, cfg| {
-                    update_partial_state(state, cfg, &psig);
-                });
-                MessageBody::PartialSignatures(psig)
+                let psig = self.validate_partial(&signed, role, &info, now, existing, view)?;
+                (MessageBody::PartialSignatures(psig), StateUpdate::Partial)
             }
         };
-        Ok(ValidatedMessage { signed, body, committee_id: info.committee_id })
+        // RSA last.
+        if self.config.verify_signatures {
+            match sig {
+                SigMode::Skip | SigMode::Known(SignatureCheck::Valid) => {}
+                SigMode::Known(SignatureCheck::Invalid) => {
+                    return Err(F::SignatureVerification);
+                }
+                SigMode::Inline => verify_signatures(&signed, data, view)?,
+            }
+        }
+        let message = ValidatedMessage { signed, body, committee_id: info.committee_id };
+        Ok((message, key, update))
     }
 
     /// Applies `update` to the state of `key`, creating it if needed, and refreshes its
@@ -583,7 +698,6 @@ impl MessageValidator {
     fn validate_consensus<V: NetworkView + ?Sized>(
         &self,
         signed: &SignedSsvMessage,
-        raw: &[u8],
         role: RunnerRole,
         info: &CommitteeInfo<'_>,
         now: UnixMillis,
@@ -718,10 +832,7 @@ impl MessageValidator {
             )?;
         }
 
-        if self.config.verify_signatures {
-            verify_signatures(signed, raw, view)?;
-        }
-
+        // RSA verification comes last, in `check` (see `SignatureCheck`).
         let update = ConsensusUpdate {
             signers: signers.to_vec(),
             slot,
@@ -742,7 +853,6 @@ impl MessageValidator {
     fn validate_partial<V: NetworkView + ?Sized>(
         &self,
         signed: &SignedSsvMessage,
-        raw: &[u8],
         role: RunnerRole,
         info: &CommitteeInfo<'_>,
         now: UnixMillis,
@@ -833,9 +943,7 @@ impl MessageValidator {
             }
         }
 
-        if self.config.verify_signatures {
-            verify_signatures(signed, raw, view)?;
-        }
+        // RSA verification comes last, in `check` (see `SignatureCheck`).
         Ok(psig)
     }
 }

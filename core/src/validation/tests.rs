@@ -792,3 +792,93 @@ fn never_panics_on_mutated_valid_messages() {
     }
     QuickCheck::new().tests(300).quickcheck(prop as fn(Vec<(u32, u8)>) -> TestResult);
 }
+
+// ----- two-phase validation -----
+
+/// A stream with duplicates, a round going back, a forged signature, a second proposal,
+/// partials and a decided, from two peers.
+fn mixed_stream() -> Vec<(UnixMillis, &'static [u8], Vec<u8>)> {
+    let id = committee_msg_id();
+    let mut forged = prepare(3, 2);
+    forged.signatures = prepare(4, 2).signatures;
+    let decided = consensus(&qbft(2, id, SLOT, 1, [1; 32]), &[1, 2, 3], vec![]);
+    let list: Vec<(i64, &'static [u8], SignedSsvMessage)> = vec![
+        (0, PEER, proposal(id, SLOT, 1, b"a")),
+        (10, PEER, proposal(id, SLOT, 1, b"b")),
+        (20, PEER, proposal(id, SLOT, 1, b"a")),
+        (30, PEER, prepare(2, 1)),
+        (40, PEER, prepare(2, 1)),
+        (50, b"peer-b", prepare(2, 1)),
+        (2_100, PEER, forged.clone()),
+        (2_150, PEER, prepare(3, 2)),
+        (2_200, PEER, prepare(3, 1)),
+        (2_300, PEER, partial(id, 0, SLOT, 3, &[10, 11])),
+        (2_400, PEER, partial(id, 0, SLOT, 3, &[10, 11])),
+        (2_500, PEER, decided.clone()),
+        (2_600, PEER, decided),
+        (2_700, b"peer-b", forged),
+    ];
+    list.into_iter().map(|(ms, peer, m)| (at(SLOT, ms), peer, m.as_ssz_bytes())).collect()
+}
+
+#[test]
+fn two_phase_gives_the_sequential_verdicts_whatever_the_verification_order() {
+    let (view, _) = view();
+    let stream = mixed_stream();
+    let mut sequential = MessageValidator::new(config());
+    let want: Vec<Verdict> =
+        stream.iter().map(|(t, p, d)| sequential.validate(*t, p, &topic(), d, &view)).collect();
+    assert!(want.iter().any(|v| matches!(v, Verdict::Accept(_))));
+    assert!(want.iter().any(|v| v.failure() == Some(&F::SignatureVerification)));
+    assert!(want.iter().any(|v| v.failure() == Some(&F::DuplicatedMessage)));
+
+    // Every pre-check against the state before any commit (as a pipeline that is behind),
+    // verification in reverse order (as parallel workers finishing out of order), then
+    // commits in arrival order.
+    let mut two_phase = MessageValidator::new(config());
+    let pre: Vec<bool> = stream
+        .iter()
+        .map(|(t, p, d)| two_phase.pre_check(*t, p, &topic(), d, &view).is_ok())
+        .collect();
+    assert!(two_phase.states.is_empty(), "a pre-check changes nothing");
+    let mut checks: Vec<Option<SignatureCheck>> = vec![None; stream.len()];
+    for i in (0..stream.len()).rev() {
+        if pre[i] {
+            checks[i] = Some(verify_message_signatures(&stream[i].2, &view));
+        }
+    }
+    let got: Vec<Verdict> = stream
+        .iter()
+        .zip(&checks)
+        .map(|((t, p, d), c)| two_phase.commit(*t, p, &topic(), d, &view, *c))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(two_phase.states, sequential.states);
+}
+
+#[test]
+fn pre_check_refuses_cheap_failures_and_leaves_signatures_to_the_workers() {
+    let (view, _) = view();
+    let mv = MessageValidator::new(config());
+    let mut forged = prepare(1, 1);
+    forged.signatures = prepare(2, 1).signatures;
+    let forged = forged.as_ssz_bytes();
+    // The forged signature is not looked at by the pre-check.
+    assert_eq!(mv.pre_check(at(SLOT, 0), PEER, &topic(), &forged, &view), Ok(()));
+    assert_eq!(verify_message_signatures(&forged, &view), SignatureCheck::Invalid);
+    assert_eq!(
+        verify_message_signatures(&prepare(1, 1).as_ssz_bytes(), &view),
+        SignatureCheck::Valid
+    );
+    assert_eq!(verify_message_signatures(b"junk", &view), SignatureCheck::Invalid);
+    // A wrong topic fails before any RSA.
+    let err = mv.pre_check(at(SLOT, 0), PEER, "ssv.v2.0", &forged, &view).unwrap_err();
+    assert!(err.failure().is_some());
+    // A known-valid result is trusted; a known-invalid one rejects.
+    let mut mv = mv;
+    let v = mv.commit(at(SLOT, 0), PEER, &topic(), &forged, &view, Some(SignatureCheck::Valid));
+    assert!(matches!(v, Verdict::Accept(_)));
+    let good = prepare(2, 1).as_ssz_bytes();
+    let v = mv.commit(at(SLOT, 0), PEER, &topic(), &good, &view, Some(SignatureCheck::Invalid));
+    assert_eq!(v.failure(), Some(&F::SignatureVerification));
+}

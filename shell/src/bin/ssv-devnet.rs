@@ -34,7 +34,15 @@ struct Args {
     /// … at the start of this slot of the run (1-based).
     #[arg(long, requires = "stop_operator")]
     at_slot: Option<u64>,
-    /// Write the simulator's genesis, spec, fork schedule, validators and submissions here.
+    /// Send the contract's `exitValidator` for this validator (beacon index) during the
+    /// run: the nodes then run its voluntary exit, which becomes a due duty …
+    #[arg(long, requires = "exit_at_slot")]
+    exit_validator: Option<u64>,
+    /// … at the start of this slot of the run (1-based).
+    #[arg(long, requires = "exit_validator")]
+    exit_at_slot: Option<u64>,
+    /// Write the simulator's genesis, spec, fork schedule, validators, every request it
+    /// received (`submissions.jsonl`) and the submissions it accepted here.
     #[arg(long)]
     record: Option<PathBuf>,
     /// Write the summary as JSON here.
@@ -80,6 +88,8 @@ fn main() -> ExitCode {
         slot_seconds: args.slot_seconds,
         slots_per_epoch: args.slots_per_epoch,
         stop_operator: args.stop_operator.zip(args.at_slot),
+        exit_validator: args.exit_validator.zip(args.exit_at_slot),
+        late_validators: None,
         record: args.record,
         json_summary: args.json_summary,
         folder: args.folder,

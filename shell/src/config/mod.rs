@@ -68,6 +68,9 @@ pub struct P2pConfig {
     /// Peers to dial at start, as multiaddrs (`/ip4/127.0.0.1/udp/13002/quic-v1`); with
     /// no discovery yet, the only way to find peers.
     pub static_peers: Vec<String>,
+    /// Most connected peers (the Go node's `MaxPeers`, 60); above it the node drops the
+    /// lowest-scored peers sharing none of its subnets first.
+    pub max_peers: usize,
 }
 
 /// Which SSVNetwork contract to follow. Unset fields take the network preset's values;
@@ -161,6 +164,7 @@ impl Default for P2pConfig {
             quic_port: 13_002,
             listen_ip: std::net::IpAddr::from([0, 0, 0, 0]),
             static_peers: Vec::new(),
+            max_peers: 60,
         }
     }
 }

@@ -69,7 +69,10 @@ pub mod observe;
 pub mod psig;
 pub mod validators;
 
-pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
+pub use validators::{
+    DriverHandle, EXIT_POSTPONE_SLOTS, LoadedShare, REGISTRATION_EPOCHS, ValidatorChange,
+    is_aggregator,
+};
 
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
@@ -98,6 +101,9 @@ pub enum DriverError {
     /// The beacon node reported a configuration the driver cannot use.
     #[error("beacon node configuration: {0}")]
     BeaconConfig(String),
+    /// The trace folder cannot be written.
+    #[error("trace: {0}")]
+    Trace(String),
     /// A share in the store cannot be used.
     #[error("share of validator {validator}: {reason}")]
     Share {
@@ -219,7 +225,9 @@ struct SharedRsaSigner(Arc<OperatorPrivateKey>);
 
 impl OperatorSigner for SharedRsaSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()))
+        let sig = self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()));
+        crate::trace::tap_signature(&sig);
+        sig
     }
 }
 
@@ -289,6 +297,8 @@ enum Event {
     PrepareFailed {
         epoch: Epoch,
     },
+    /// Validators added, removed or exited while running (see [`validators`]).
+    Validators(validators::ValidatorChange),
     /// The committee's submissions of `slot` were answered.
     Submitted {
         committee: CommitteeId,
@@ -316,6 +326,8 @@ pub struct Driver {
     attestation_data: BTreeMap<Slot, AttestationData>,
     /// Validator-level runners by validator index.
     vals: BTreeMap<ValidatorIndex, validators::ValidatorState>,
+    /// Validator index by validator public key (finds a message's validator).
+    val_by_key: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
     /// Validator-level duties by slot, keyed by (validator, role).
     validator_duties: BTreeMap<Slot, BTreeMap<(ValidatorIndex, u64), ValidatorDuty>>,
     /// The slot of the start-up registrations (set at the first slot).
@@ -334,6 +346,8 @@ pub struct Driver {
     verified: Arc<psig::VerifiedCache>,
     /// Whether committee partial-signature messages are verified off the loop first.
     precheck: bool,
+    /// The input recorder (`--trace-dir`), see [`Driver::enable_trace`].
+    trace: Option<crate::trace::NodeTracer>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -526,6 +540,10 @@ impl Driver {
             requested_epochs: BTreeSet::new(),
             scheduled_slots: BTreeSet::new(),
             attestation_data: BTreeMap::new(),
+            val_by_key: vals
+                .iter()
+                .map(|(i, v)| (v.validator.share.validator_pub_key, *i))
+                .collect(),
             vals,
             validator_duties: BTreeMap::new(),
             startup_registration: None,
@@ -537,6 +555,7 @@ impl Driver {
             prepared_epoch: None,
             verified,
             precheck: true,
+            trace: None,
         })
     }
 
@@ -547,6 +566,30 @@ impl Driver {
     pub fn with_partial_signature_precheck(mut self, on: bool) -> Self {
         self.precheck = on;
         self
+    }
+
+    /// Records every input given to the cores from now on into `dir` (see
+    /// [`crate::trace`]); `network` names the network in the header.
+    ///
+    /// # Errors
+    /// The folder cannot be created or the writer thread not started.
+    pub fn enable_trace(
+        &mut self,
+        network: &str,
+        dir: &std::path::Path,
+        max_file_bytes: u64,
+        max_files: u32,
+    ) -> std::io::Result<()> {
+        let header = crate::trace::node_header(
+            self.ctx.operator_id,
+            network,
+            self.ctx.domain_type,
+            &self.ctx.network,
+            self.committees.values().map(|c| &c.committee),
+        );
+        let writer = crate::trace::TraceWriter::new(dir, &header, max_file_bytes, max_files)?;
+        self.trace = Some(crate::trace::NodeTracer::start(writer)?);
+        Ok(())
     }
 
     /// Validators the node holds shares of, by index.
@@ -762,6 +805,7 @@ impl Driver {
                     self.prepared_epoch = None;
                 }
             }
+            Event::Validators(change) => self.on_validator_change(change),
             Event::Submitted { committee, slot } => {
                 if let Some(c) = self.committees.get_mut(&committee) {
                     c.submitted.insert(slot);
@@ -939,9 +983,14 @@ impl Driver {
             let (res, out) = {
                 let Some(c) = self.committees.get_mut(&cid) else { return };
                 let mut out = Vec::new();
+                let core = ssv_core::trace::CoreRef::Committee(cid.0);
+                let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
                 let started = std::time::Instant::now();
                 let res = c.committee.handle(now, input, &mut out);
                 self.observer.core_time(probe.as_ref(), started.elapsed());
+                if let (Some(t), Some(p)) = (self.trace.as_mut(), traced) {
+                    t.finish(p, &res, &out);
+                }
                 (res, out)
             };
             self.observer.handled(probe, "committee", res.is_ok(), &out, now);
@@ -1255,6 +1304,11 @@ fn runner_factory(
     let verifier = verifier.clone();
     Box::new(move |shares: BTreeMap<ValidatorIndex, Share>| {
         let dc = *duty_context.lock().unwrap_or_else(|e| e.into_inner());
+        crate::trace::tap(|| ssv_core::trace::Answer::DutyContext {
+            slot: dc.slot,
+            expected_source: dc.expected_source,
+            expected_target: dc.expected_target,
+        });
         let config = Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
             value_check: Box::new(RunnerValueCheck::BeaconVote {

@@ -264,7 +264,13 @@ pub async fn start_driver(
         transport,
         metrics: services.metrics.clone(),
     };
-    let driver = driver::Driver::new(ctx).await?;
+    let mut driver = driver::Driver::new(ctx).await?;
+    if let Some(dir) = &config.trace.dir {
+        let t = &config.trace;
+        driver
+            .enable_trace(config.network.as_str(), dir, t.max_file_bytes, t.max_files)
+            .map_err(|e| driver::DriverError::Trace(format!("{}: {e}", dir.display())))?;
+    }
     let (tx, rx) = tokio::sync::mpsc::channel(network::INBOX_CAPACITY);
     Ok((driver, tx, rx))
 }

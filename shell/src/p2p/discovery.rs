@@ -76,6 +76,14 @@ impl Subnets {
         }
     }
 
+    /// Removes `subnet` (modulo 128).
+    pub fn clear(&mut self, subnet: u64) {
+        let i = subnet % SUBNET_COUNT;
+        if let Some(byte) = self.0.get_mut((i / 8) as usize) {
+            *byte &= !(1 << (i % 8));
+        }
+    }
+
     /// Whether `subnet` is in the set.
     pub fn is_set(&self, subnet: u64) -> bool {
         subnet < SUBNET_COUNT
@@ -256,8 +264,9 @@ pub fn check(enr: &Enr, domain: DomainType, ours: &Subnets) -> Result<Multiaddr,
 
 /// A running discovery service that dials the suitable nodes it finds.
 pub struct Discovery {
-    /// The node's own record.
+    /// The node's own record at start.
     pub local_enr: Enr,
+    discv5: Arc<Discv5<SsvProtocolId>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -275,6 +284,7 @@ impl Discovery {
         tcp: Option<u16>,
         quic: Option<u16>,
         handle: P2pHandle,
+        subnets: tokio::sync::watch::Receiver<Subnets>,
     ) -> Result<Self, NetworkError> {
         let transport = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
         let (enr, key) = local_enr(
@@ -292,8 +302,13 @@ impl Discovery {
             discv5.add_enr(boot).map_err(|e| transport(&e))?;
         }
         let discv5 = Arc::new(discv5);
-        let task = tokio::spawn(run(discv5, config, handle));
-        Ok(Self { local_enr: enr, task })
+        let task = tokio::spawn(run(Arc::clone(&discv5), config, handle, subnets));
+        Ok(Self { local_enr: enr, discv5, task })
+    }
+
+    /// The node's record now (its `subnets` follow the subnets joined).
+    pub fn enr(&self) -> Enr {
+        self.discv5.local_enr()
     }
 
     /// The node's record as `enr:-…` text.
@@ -324,10 +339,26 @@ async fn start(
     Ok(discv5)
 }
 
-async fn run(discv5: Arc<Discv5<SsvProtocolId>>, config: DiscoveryConfig, handle: P2pHandle) {
+async fn run(
+    discv5: Arc<Discv5<SsvProtocolId>>,
+    mut config: DiscoveryConfig,
+    handle: P2pHandle,
+    mut subnets: tokio::sync::watch::Receiver<Subnets>,
+) {
     let mut dialed: BTreeMap<PeerId, Instant> = BTreeMap::new();
     let own = handle.peer_id();
     loop {
+        let current = *subnets.borrow_and_update();
+        if current != config.subnets {
+            // Our committee set changed: advertise it (the record's sequence number rises).
+            match discv5.enr_insert(ENR_KEY_SUBNETS, &current.0.as_slice()) {
+                Ok(_) => {
+                    tracing::debug!(subnets = %current.to_hex(), "ENR subnets updated");
+                    config.subnets = current;
+                }
+                Err(e) => tracing::warn!(error = ?e, "cannot update the ENR subnets"),
+            }
+        }
         let mut found = discv5.find_node(NodeId::random()).await.unwrap_or_default();
         found.extend(discv5.table_entries_enr());
         let Ok(connected) = handle.connected_peers().await else { return };
@@ -350,7 +381,10 @@ async fn run(discv5: Arc<Discv5<SsvProtocolId>>, config: DiscoveryConfig, handle
                 Err(reason) => tracing::trace!(%peer, %reason, "skipped discovered node"),
             }
         }
-        tokio::time::sleep(config.interval).await;
+        tokio::select! {
+            _ = tokio::time::sleep(config.interval) => {}
+            changed = subnets.changed() => if changed.is_err() { return },
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod history;
 pub mod identity;
 pub mod loopback;
 pub mod queue;
+pub mod restore;
 pub mod swarm;
 
 use ssv_core::types::{CommitteeId, SignedSsvMessage};

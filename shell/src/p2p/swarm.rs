@@ -3,8 +3,10 @@
 //!
 //! The task owns the swarm. Every gossip message is validated before gossipsub forwards
 //! it: the task queues it (bounded, [`VALIDATION_QUEUE`]; a full queue ignores the message)
-//! for a blocking worker that owns the [`MessageValidator`] and does the RSA verification
-//! off the swarm task; the verdict comes back to the task, is reported to gossipsub
+//! for the validation pipeline, where one task owning the [`MessageValidator`] runs the
+//! cheap stateful checks in order and [`P2pConfig::validation_workers`] blocking threads
+//! verify RSA signatures in parallel (commits stay in arrival order, so verdicts are those
+//! of sequential validation); the verdict comes back to the task, is reported to gossipsub
 //! (rejections lower the sender's score) and accepted messages go to the [`Incoming`]
 //! queue. Every new connection runs the `/ssv/info/0.0.1` handshake
 //! ([`super::handshake`]); a peer of another network is disconnected. Discovery
@@ -20,11 +22,12 @@ use libp2p::gossipsub::{self, MessageAcceptance, MessageAuthenticity};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
 use ssv_core::types::{CommitteeId, Height, MessageId, OperatorId, RunnerRole};
 use ssv_core::validation::{
-    MessageValidator, NetworkView, ValidationConfig, Verdict, check_decided, committee_subnet,
+    MessageValidator, NetworkView, SignatureCheck, ValidationConfig, Verdict, check_decided,
+    committee_subnet, verify_message_signatures,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,6 +48,10 @@ pub const HISTORY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Timeout of a node-info handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`P2pConfig::max_peers`] (the Go node's `MaxPeers`).
+pub const DEFAULT_MAX_PEERS: usize = 60;
+/// How often peer limits and handshake deadlines are checked.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
 /// Gossip messages waiting for validation; more are ignored (Go's validate queue is 512).
 pub const VALIDATION_QUEUE: usize = 512;
 
@@ -69,6 +76,13 @@ pub struct P2pConfig {
     pub metadata: NodeMetadata,
     /// Discovery, when wanted. It starts only with at least one bootnode.
     pub discovery: Option<DiscoveryConfig>,
+    /// Threads verifying RSA signatures of gossip in parallel (at least 1).
+    pub validation_workers: usize,
+    /// Most connected peers; above it the lowest-scored peers sharing none of our subnets
+    /// go first, then the lowest-scored others (static peers are kept). Go: `MaxPeers` 60.
+    pub max_peers: usize,
+    /// An inbound connection whose `/ssv/info` request has not arrived by then is closed.
+    pub handshake_deadline: Duration,
 }
 
 impl P2pConfig {
@@ -89,8 +103,16 @@ impl P2pConfig {
                 subnets: Subnets::default().to_hex(),
             },
             discovery: None,
+            validation_workers: default_validation_workers(),
+            max_peers: DEFAULT_MAX_PEERS,
+            handshake_deadline: HANDSHAKE_TIMEOUT,
         }
     }
+}
+
+/// One RSA worker per core, at most four (the rest of the node needs cores too).
+pub fn default_validation_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 #[derive(NetworkBehaviour)]
@@ -108,6 +130,7 @@ enum Command {
         reply: Option<oneshot::Sender<Result<(), NetworkError>>>,
     },
     Subscribe(u64),
+    Unsubscribe(u64),
     Dial(Multiaddr),
     History {
         peer: PeerId,
@@ -219,7 +242,13 @@ impl P2pNode {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sender, incoming) = channel(config.queue);
         let network_id = handshake::network_id(config.validation.domain);
-        let (jobs, verdicts) = spawn_validation(MessageValidator::new(config.validation), view);
+        let (jobs, verdicts) = spawn_validation(
+            MessageValidator::new(config.validation),
+            view,
+            config.validation_workers,
+        );
+        let (subnets_tx, subnets_rx) =
+            tokio::sync::watch::channel(Subnets::from_list(&config.subnets));
         let driver = Driver {
             swarm,
             keypair: config.keypair.clone(),
@@ -231,6 +260,12 @@ impl P2pNode {
             history,
             sender,
             pending: BTreeMap::new(),
+            max_peers: config.max_peers,
+            handshake_deadline: config.handshake_deadline,
+            awaiting_handshake: BTreeMap::new(),
+            static_addrs: config.static_peers.clone(),
+            static_ids: BTreeSet::new(),
+            subnets_tx: subnets_tx.clone(),
         };
         let task = tokio::spawn(driver.run(rx, verdicts));
         let handle = P2pHandle { tx, peer_id };
@@ -252,7 +287,10 @@ impl P2pNode {
                     })
                 };
                 let (tcp, quic) = (port(false), port(true));
-                Some(Discovery::spawn(&config.keypair, d, tcp, quic, handle.clone()).await?)
+                Some(
+                    Discovery::spawn(&config.keypair, d, tcp, quic, handle.clone(), subnets_rx)
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -284,30 +322,100 @@ struct Checked {
     verdict: Verdict,
 }
 
-/// Starts the validation worker: a blocking task that owns the validator (its per-peer
-/// state is sequential) and reads jobs from a queue of [`VALIDATION_QUEUE`]. It ends when
-/// the job sender is dropped.
+/// A message in the validation pipeline, waiting for its turn to commit.
+struct InFlight {
+    job: Job,
+    now: u64,
+    /// `None` while its RSA verification runs; `Some(None)` when the pre-check failed (the
+    /// commit re-checks, and verifies inline in the rare case the state now lets it pass).
+    signatures: Option<Option<SignatureCheck>>,
+}
+
+/// Starts the validation pipeline ([`MessageValidator`]'s two-phase API): a task that owns
+/// the validator takes jobs from a queue of [`VALIDATION_QUEUE`], pre-checks each against
+/// the per-peer state (cheap, sequential), hands the RSA verification to up to `workers`
+/// blocking threads, and commits in arrival order with the receive time of each message,
+/// so verdicts and state are those of sequential validation. At most
+/// [`VALIDATION_QUEUE`] messages are in flight. It ends when the job sender is dropped.
 fn spawn_validation<V>(
     mut validator: MessageValidator,
     view: Arc<RwLock<V>>,
+    workers: usize,
 ) -> (mpsc::Sender<Job>, mpsc::UnboundedReceiver<Checked>)
 where
     V: NetworkView + Send + Sync + 'static,
 {
     let (jobs, mut job_rx) = mpsc::channel::<Job>(VALIDATION_QUEUE);
     let (verdict_tx, verdicts) = mpsc::unbounded_channel();
-    tokio::task::spawn_blocking(move || {
-        while let Some(job) = job_rx.blocking_recv() {
-            let now = unix_millis_now();
-            validator.handle_timeout(now);
-            let verdict = match view.read() {
-                Ok(view) => {
-                    validator.validate(now, &job.source.to_bytes(), &job.topic, &job.data, &*view)
+    let (verified_tx, mut verified_rx) = mpsc::unbounded_channel::<(u64, SignatureCheck)>();
+    let permits = Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
+    tokio::spawn(async move {
+        let mut in_flight: BTreeMap<u64, InFlight> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut jobs_open = true;
+        loop {
+            tokio::select! {
+                job = job_rx.recv(), if jobs_open && in_flight.len() < VALIDATION_QUEUE => {
+                    let Some(job) = job else {
+                        jobs_open = false;
+                        if in_flight.is_empty() { break; }
+                        continue;
+                    };
+                    let seq = next;
+                    next = next.wrapping_add(1);
+                    let now = unix_millis_now();
+                    let pre = match view.read() {
+                        Ok(v) => validator.pre_check(now, &job.source.to_bytes(), &job.topic, &job.data, &*v),
+                        Err(_) => break,
+                    };
+                    let signatures = match pre {
+                        Ok(()) => {
+                            let (view, data, done, permits) =
+                                (Arc::clone(&view), job.data.clone(), verified_tx.clone(), Arc::clone(&permits));
+                            tokio::spawn(async move {
+                                let Ok(_permit) = permits.acquire_owned().await else { return };
+                                let check = tokio::task::spawn_blocking(move || match view.read() {
+                                    Ok(v) => verify_message_signatures(&data, &*v),
+                                    Err(_) => SignatureCheck::Invalid,
+                                })
+                                .await
+                                .unwrap_or(SignatureCheck::Invalid);
+                                let _ = done.send((seq, check));
+                            });
+                            None
+                        }
+                        Err(_) => Some(None),
+                    };
+                    in_flight.insert(seq, InFlight { job, now, signatures });
                 }
-                Err(_) => break,
-            };
-            let checked = Checked { message_id: job.message_id, source: job.source, verdict };
-            if verdict_tx.send(checked).is_err() {
+                Some((seq, check)) = verified_rx.recv() => {
+                    if let Some(m) = in_flight.get_mut(&seq) {
+                        m.signatures = Some(Some(check));
+                    }
+                }
+            }
+            // Commit every message whose turn has come.
+            while let Some(entry) = in_flight.first_entry() {
+                let Some(signatures) = entry.get().signatures else { break };
+                let InFlight { job, now, .. } = entry.remove();
+                validator.handle_timeout(now);
+                let verdict = match view.read() {
+                    Ok(v) => validator.commit(
+                        now,
+                        &job.source.to_bytes(),
+                        &job.topic,
+                        &job.data,
+                        &*v,
+                        signatures,
+                    ),
+                    Err(_) => return,
+                };
+                let checked = Checked { message_id: job.message_id, source: job.source, verdict };
+                if verdict_tx.send(checked).is_err() {
+                    return;
+                }
+            }
+            if !jobs_open && in_flight.is_empty() {
                 break;
             }
         }
@@ -335,6 +443,15 @@ struct Driver {
     history: Arc<dyn DecidedHistory>,
     sender: IncomingSender,
     pending: BTreeMap<OutboundRequestId, oneshot::Sender<Result<HistoryResponse, NetworkError>>>,
+    max_peers: usize,
+    handshake_deadline: Duration,
+    /// Inbound peers whose handshake request has not arrived, with its deadline.
+    awaiting_handshake: BTreeMap<PeerId, tokio::time::Instant>,
+    static_addrs: Vec<Multiaddr>,
+    /// Peers reached at a static address: never trimmed.
+    static_ids: BTreeSet<PeerId>,
+    /// Our subnets, for discovery's ENR.
+    subnets_tx: tokio::sync::watch::Sender<Subnets>,
 }
 
 impl Driver {
@@ -343,12 +460,14 @@ impl Driver {
         mut rx: mpsc::UnboundedReceiver<Command>,
         mut verdicts: mpsc::UnboundedReceiver<Checked>,
     ) {
+        let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => self.command(cmd),
                 },
+                _ = tick.tick() => self.housekeeping(),
                 Some(checked) = verdicts.recv() => self.verdict(checked),
                 event = self.swarm.select_next_some() => self.event(event),
             }
@@ -394,6 +513,7 @@ impl Driver {
     fn handshake_result(&mut self, peer: PeerId, bytes: &[u8]) {
         match handshake::verify(bytes, &peer, &self.network_id) {
             Ok(info) => {
+                self.awaiting_handshake.remove(&peer);
                 tracing::debug!(%peer, network = %info.network_id, "handshake verified");
                 self.node_infos.insert(peer, info);
             }
@@ -405,7 +525,16 @@ impl Driver {
         }
     }
 
-    fn connected(&mut self, peer: PeerId, dialer: bool, _connection: ConnectionId) {
+    fn connected(&mut self, peer: PeerId, dialer: bool, remote: &Multiaddr) {
+        if dialer && self.static_addrs.iter().any(|a| remote.ends_with(a) || a == remote) {
+            self.static_ids.insert(peer);
+        }
+        if !dialer && !self.node_infos.contains_key(&peer) {
+            // Go closes a connection whose handshake does not complete in time.
+            self.awaiting_handshake
+                .entry(peer)
+                .or_insert_with(|| tokio::time::Instant::now() + self.handshake_deadline);
+        }
         // The dialer asks (Go conn_handler: outbound connections handshake, inbound ones
         // wait for the peer's request).
         if dialer
@@ -413,6 +542,48 @@ impl Driver {
             && let Some(sealed) = self.sealed_self()
         {
             self.swarm.behaviour_mut().handshake.send_request(&peer, sealed);
+        }
+    }
+
+    /// Closes inbound connections whose handshake is overdue, and trims peers above
+    /// `max_peers` ([`trim_order`]).
+    fn housekeeping(&mut self) {
+        let now = tokio::time::Instant::now();
+        let overdue: Vec<PeerId> = self
+            .awaiting_handshake
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in overdue {
+            self.awaiting_handshake.remove(&peer);
+            if !self.node_infos.contains_key(&peer) {
+                tracing::debug!(%peer, "no handshake from inbound peer in time; disconnecting");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        if connected.len() <= self.max_peers {
+            return;
+        }
+        let candidates: Vec<PeerCandidate> = connected
+            .iter()
+            .filter(|p| !self.static_ids.contains(p))
+            .map(|p| PeerCandidate {
+                peer: *p,
+                shares_subnets: self.node_infos.get(p).is_some_and(|info| {
+                    info.metadata
+                        .as_ref()
+                        .and_then(|m| Subnets::from_hex(&m.subnets).ok())
+                        .is_some_and(|s| s.shares_any(&self.subnets))
+                }),
+                score: self.swarm.behaviour().gossipsub.peer_score(p).unwrap_or(0.0),
+            })
+            .collect();
+        let excess = connected.len().saturating_sub(self.max_peers);
+        for peer in trim_order(candidates).into_iter().take(excess) {
+            tracing::debug!(%peer, "over the peer limit; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -434,9 +605,17 @@ impl Driver {
                 }
             }
             Command::Subscribe(subnet) => match subscribe(&mut self.swarm, subnet) {
-                Ok(()) => self.subnets.set(subnet),
+                Ok(()) => {
+                    self.subnets.set(subnet);
+                    self.subnets_tx.send_replace(self.subnets);
+                }
                 Err(e) => tracing::warn!(subnet, error = %e, "subscribe failed"),
             },
+            Command::Unsubscribe(subnet) => {
+                self.swarm.behaviour_mut().gossipsub.unsubscribe(&gossip::subnet_topic(subnet));
+                self.subnets.clear(subnet);
+                self.subnets_tx.send_replace(self.subnets);
+            }
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr) {
                     tracing::debug!(error = %e, "dial failed");
@@ -494,11 +673,12 @@ impl Driver {
                     );
                 }
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, .. } => {
-                self.connected(peer_id, endpoint.is_dialer(), connection_id);
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                self.connected(peer_id, endpoint.is_dialer(), endpoint.get_remote_address());
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.node_infos.remove(&peer_id);
+                self.awaiting_handshake.remove(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Handshake(
                 request_response::Event::Message { peer, message, .. },
@@ -574,6 +754,14 @@ impl P2pHandle {
         self.send(Command::Subscribe(subnet))
     }
 
+    /// Leaves `subnet` (a committee of ours is gone); the ENR follows.
+    ///
+    /// # Errors
+    /// [`NetworkError::Stopped`].
+    pub fn unsubscribe_subnet(&self, subnet: u64) -> Result<(), NetworkError> {
+        self.send(Command::Unsubscribe(subnet))
+    }
+
     /// Dials `addr`.
     ///
     /// # Errors
@@ -639,6 +827,25 @@ impl Network for P2pHandle {
     fn subscribe_committee(&self, committee_id: &CommitteeId) -> Result<(), NetworkError> {
         self.subscribe_subnet(committee_subnet(committee_id))
     }
+}
+
+/// A connected peer as the peer limit sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerCandidate {
+    /// The peer.
+    pub peer: PeerId,
+    /// Whether its handshake listed a subnet of ours.
+    pub shares_subnets: bool,
+    /// Its gossipsub score.
+    pub score: f64,
+}
+
+/// The order in which peers are dropped above the limit: first those sharing none of our
+/// subnets (unneeded), then the rest, lowest gossipsub score first within each group.
+pub fn trim_order(mut candidates: Vec<PeerCandidate>) -> Vec<PeerId> {
+    candidates
+        .sort_by(|a, b| a.shares_subnets.cmp(&b.shares_subnets).then(a.score.total_cmp(&b.score)));
+    candidates.into_iter().map(|c| c.peer).collect()
 }
 
 /// The operators that decide instance `msg_id`, from the view.

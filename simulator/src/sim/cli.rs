@@ -1,15 +1,16 @@
 //! The `ssv-sim` subcommands: `run`, `swarm`, `replay` and `shrink`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ssv_core::trace::{TraceHeader, TraceRecord};
 
 use super::options::{BeaconFaults, Behaviour, CryptoMode, NetFaults, SimOptions};
-use super::replay::{replay, shrink};
+use super::replay::{replay, replay_node, shrink};
 use super::trace::Trace;
 use super::world::{RunReport, run};
 
@@ -193,7 +194,8 @@ pub struct SwarmArgs {
 /// `ssv-sim replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The trace file.
+    /// The trace: a simulator trace file, a node trace file, or a node's trace folder
+    /// (`--trace-dir`; its files replay as one life, oldest first).
     pub trace: PathBuf,
 }
 
@@ -413,7 +415,109 @@ fn read_trace(path: &PathBuf) -> Result<(Trace, Vec<u8>), String> {
     Ok((Trace::from_bytes(&bytes)?, bytes))
 }
 
+/// Reads a node trace: one file, or every `trace-*.ssvtrace` file of a folder in name
+/// order (one header; the records must continue each other's `seq`).
+///
+/// # Errors
+/// IO errors, a file that is not a valid trace (the [`ssv_core::trace::TraceError`] says
+/// why), or folder files from different nodes or with a gap.
+pub fn read_node_trace(path: &Path) -> Result<(TraceHeader, Vec<TraceRecord>), String> {
+    let files = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("trace-") && n.ends_with(".ssvtrace"))
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut all: Option<(TraceHeader, Vec<TraceRecord>)> = None;
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let (h, records) = ssv_core::trace::read_node_trace(&bytes)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        match &mut all {
+            None => all = Some((h, records)),
+            Some((first, so_far)) => {
+                if *first != h {
+                    return Err(format!("{}: another node's header", f.display()));
+                }
+                let expected = so_far.last().map_or(0, |r| r.seq + 1);
+                if let Some(r) = records.first()
+                    && r.seq != expected
+                {
+                    return Err(format!(
+                        "{}: starts at seq {}, {expected} expected (a file is missing or \
+                         records were dropped)",
+                        f.display(),
+                        r.seq
+                    ));
+                }
+                so_far.extend(records);
+            }
+        }
+    }
+    all.ok_or_else(|| format!("{}: no trace files", path.display()))
+}
+
+fn cmd_replay_node(path: &Path) -> Result<bool, String> {
+    let (header, records) = read_node_trace(path)?;
+    if header.simulator.is_some() {
+        return Err("a simulator trace: replay it as a file".into());
+    }
+    if let Some(first) = records.first()
+        && first.seq != 0
+    {
+        return Err(format!(
+            "the trace starts at record {} (its earlier files were rotated away): the cores' \
+             state before it is unknown",
+            first.seq
+        ));
+    }
+    let r = replay_node(&header, &records)?;
+    println!(
+        "replayed {} of {} records of operator {} ({}, {}; {} committees, {} validators)",
+        r.records,
+        records.len(),
+        header.operator_id,
+        header.network,
+        header.node_version,
+        r.cores.0,
+        r.cores.1
+    );
+    match &r.divergence {
+        None => {
+            println!("outputs reproduced: every record's output digest matches");
+            Ok(true)
+        }
+        Some(d) => {
+            println!("DIVERGED at {d}");
+            Ok(false)
+        }
+    }
+}
+
+/// Whether `path` is a node's trace (a folder, or a file whose header has no simulator
+/// section); both kinds share one reader ([`ssv_core::trace::TraceReader`]).
+fn is_node_trace(path: &Path) -> bool {
+    if path.is_dir() {
+        return true;
+    }
+    std::fs::read(path).is_ok_and(|bytes| {
+        ssv_core::trace::TraceReader::new(&bytes).is_ok_and(|r| r.header().simulator.is_none())
+    })
+}
+
 fn cmd_replay(a: &ReplayArgs) -> Result<bool, String> {
+    if is_node_trace(&a.trace) {
+        return cmd_replay_node(&a.trace);
+    }
     let (trace, bytes) = read_trace(&a.trace)?;
     let r = replay(&trace, false)?;
     let same_file = r.bytes == bytes;

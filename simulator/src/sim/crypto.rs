@@ -4,9 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use sha2::{Digest, Sha256};
 use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey};
+use ssv_core::crypto::threshold::{LagrangeCache, ReconstructError};
 use ssv_core::qbft::{FakeSignatures, OperatorSigner, RsaSigner, SignError, SignatureVerifier};
-use ssv_core::types::OperatorId;
+#[cfg(test)]
+use ssv_core::runner::SignerSignatures;
+use ssv_core::runner::{QuorumSet, ThresholdBls};
+use ssv_core::types::{BlsPublicKeyBytes, BlsSignatureBytes, OperatorId, Root, Share};
 
 use super::options::CryptoMode;
 
@@ -185,6 +190,89 @@ impl Crypto {
     }
 }
 
+/// Hash-based stand-ins for the validators' threshold BLS (fake-crypto mode on the duty
+/// path): the "signature" of key `K` over root `R` is `SHA-256(tag ‖ K ‖ R)` in the first 32
+/// of 96 bytes, so signing, checking and "reconstructing" cost one hash each while the
+/// runners take the same code paths ([`ThresholdBls`]).
+///
+/// Reconstruction keeps the real scheme's verdicts: a set of partial signatures yields the
+/// validator's signature exactly when it holds at least `2f + 1` signers of the validator's
+/// committee and each is that signer's share signature over the root; anything else is
+/// [`ReconstructError::InvalidReconstructedSignature`] (as a wrong or short set
+/// interpolates to a point that does not verify).
+#[derive(Debug, Default)]
+pub struct FakeBls {
+    /// Share public keys by signer, by validator public key.
+    committees: BTreeMap<BlsPublicKeyBytes, BTreeMap<OperatorId, BlsPublicKeyBytes>>,
+}
+
+impl FakeBls {
+    /// Knows the committees of `shares` (any operator's shares list every member's key).
+    pub fn new<'a>(shares: impl IntoIterator<Item = &'a Share>) -> Self {
+        let committees = shares
+            .into_iter()
+            .map(|s| {
+                let members = s.committee.iter().map(|m| (m.signer, m.share_pub_key)).collect();
+                (s.validator_pub_key, members)
+            })
+            .collect();
+        Self { committees }
+    }
+
+    /// The stand-in signature of `key` over `root`.
+    pub fn sign(key: &BlsPublicKeyBytes, root: &Root) -> BlsSignatureBytes {
+        let digest: [u8; 32] = Sha256::new()
+            .chain_update(b"ssv-sim/fake-bls")
+            .chain_update(key)
+            .chain_update(root)
+            .finalize()
+            .into();
+        let mut sig = [0u8; 96];
+        sig[..32].copy_from_slice(&digest);
+        sig
+    }
+
+    /// Whether `sig` is the stand-in signature of `key` over `root`.
+    pub fn verify(key: &BlsPublicKeyBytes, root: &Root, sig: &BlsSignatureBytes) -> bool {
+        Self::sign(key, root) == *sig
+    }
+}
+
+impl ThresholdBls for FakeBls {
+    fn verify_partial(
+        &self,
+        share_key: &BlsPublicKeyBytes,
+        sig: &BlsSignatureBytes,
+        root: &Root,
+    ) -> bool {
+        Self::verify(share_key, root, sig)
+    }
+
+    fn reconstruct(
+        &self,
+        quorum: QuorumSet<'_>,
+        _cache: &mut LagrangeCache,
+    ) -> Result<BlsSignatureBytes, ReconstructError> {
+        if quorum.partials.is_empty() {
+            return Err(ReconstructError::Empty);
+        }
+        let invalid = ReconstructError::InvalidReconstructedSignature;
+        let members = self.committees.get(quorum.validator_pub_key).ok_or(invalid.clone())?;
+        let n = members.len() as u64;
+        let threshold = 2 * (n.saturating_sub(1) / 3) + 1;
+        if (quorum.partials.len() as u64) < threshold {
+            return Err(invalid);
+        }
+        for (signer, sig) in quorum.partials {
+            let key = members.get(signer).ok_or(invalid.clone())?;
+            if !Self::verify(key, quorum.root, sig) {
+                return Err(invalid);
+            }
+        }
+        Ok(Self::sign(quorum.validator_pub_key, quorum.root))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +287,56 @@ mod tests {
             assert!(!c.verify(2, b"other", &sig));
             assert!(!c.verify(9, b"msg", &sig));
         }
+    }
+
+    #[test]
+    fn fake_bls_reconstructs_exactly_from_a_quorum_of_valid_partials() {
+        use ssv_core::types::ShareMember;
+        use ssv_core::types::ssz_types::VariableList;
+        let vpk = [9u8; 48];
+        let members: Vec<ShareMember> =
+            (1..=4u64).map(|i| ShareMember { signer: i, share_pub_key: [i as u8; 48] }).collect();
+        let share = Share {
+            validator_index: 0,
+            validator_pub_key: vpk,
+            share_pub_key: [1; 48],
+            committee: VariableList::new(members).unwrap(),
+            domain_type: ssv_core::types::DomainType([0; 4]),
+            fee_recipient_address: [0; 20],
+            graffiti: [0; 32],
+        };
+        let bls = FakeBls::new([&share]);
+        let root = [5u8; 32];
+        let partial = |i: u64| FakeBls::sign(&[i as u8; 48], &root);
+        let mut cache = LagrangeCache::default();
+        let mut partials: SignerSignatures = (1..=3).map(|i| (i, partial(i))).collect();
+        assert_eq!(
+            bls.reconstruct(
+                QuorumSet { validator_pub_key: &vpk, root: &root, partials: &partials },
+                &mut cache
+            ),
+            Ok(FakeBls::sign(&vpk, &root))
+        );
+        assert!(bls.verify_partial(&[2; 48], &partial(2), &root));
+        assert!(!bls.verify_partial(&[3; 48], &partial(2), &root));
+        // Below 2f + 1 = 3 signers, or with one wrong partial, nothing verifies.
+        partials.remove(&3);
+        let invalid = Err(ReconstructError::InvalidReconstructedSignature);
+        assert_eq!(
+            bls.reconstruct(
+                QuorumSet { validator_pub_key: &vpk, root: &root, partials: &partials },
+                &mut cache
+            ),
+            invalid
+        );
+        partials.insert(3, partial(4));
+        assert_eq!(
+            bls.reconstruct(
+                QuorumSet { validator_pub_key: &vpk, root: &root, partials: &partials },
+                &mut cache
+            ),
+            invalid
+        );
     }
 
     #[test]

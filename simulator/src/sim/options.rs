@@ -244,11 +244,14 @@ impl SimOptions {
         let byzantine = (0..faulty - erroring)
             .map(|_| *r.pick(&Behaviour::ALL).unwrap_or(&Behaviour::Silent))
             .collect();
-        // The duty path does real BLS for every share signature, reconstruction and
-        // submission: a few validators keep a seed's run within a second or two.
+        // With real crypto the duty path does real BLS for every share signature,
+        // reconstruction and submission: a few validators keep a seed's run within a second
+        // or two. Fake BLS (hash stand-ins) affords up to 100.
         let duty_runners = r.chance(DUTY_SEEDS_PERMILLE);
-        let validators = if duty_runners {
+        let validators = if duty_runners && crypto == CryptoMode::Real {
             *r.pick(&[1, 2]).unwrap_or(&1)
+        } else if duty_runners {
+            *r.pick(&[1, 2, 10, 100]).unwrap_or(&1)
         } else {
             *r.pick(&[1, 10, 100]).unwrap_or(&10)
         };

@@ -9,10 +9,11 @@
 //! (`ssv_core::slashing`, persisted across crashes) accepted it. Submissions go to the
 //! chain, which verifies them with real BLS under the right domain.
 //!
-//! BLS is real on this path: the runner reconstructs every quorum's signature and verifies
-//! it against the validator key (`PartialSigContainer::reconstruct`), which is not
-//! pluggable, so share signatures must be real. Operator (RSA) signatures follow the
-//! run's [`CryptoMode`](super::CryptoMode).
+//! Both signature schemes follow the run's [`CryptoMode`]: operator signatures are RSA or
+//! stand-ins ([`Crypto`]); validator shares sign, and the runners verify and reconstruct,
+//! with real BLS or with [`FakeBls`] through the runners' pluggable
+//! [`ThresholdBls`], and submissions are checked by the
+//! chain (real BLS) or against the same stand-ins ([`submit`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,7 +28,7 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, SlashingProtection, Submission,
+    RunnerValueCheck, SignRequest, SlashingProtection, Submission, ThresholdBls,
 };
 use ssv_core::slashing::{AttestationToSign, SlashingHistory};
 use ssv_core::types::ssz::Encode;
@@ -37,7 +38,8 @@ use ssv_core::types::{
     SignedSsvMessage, Slot, ValidatorDuty, ValidatorIndex,
 };
 
-use super::crypto::Crypto;
+use super::CryptoMode;
+use super::crypto::{Crypto, FakeBls};
 use super::duties::DOMAIN;
 use super::node::{NodeOutput, NodeStats, RETAIN_SLOTS};
 use crate::chain::{Chain as Beacon, ChainConfig, fork_version};
@@ -62,6 +64,8 @@ pub struct ClusterKeys {
     pub shares: BTreeMap<OperatorId, BTreeMap<ValidatorIndex, Share>>,
     /// Each operator's share secrets, by share public key.
     pub secrets: BTreeMap<OperatorId, Arc<BTreeMap<BlsPublicKeyBytes, SecretKey>>>,
+    /// The fake-crypto stand-in knowing every validator's committee.
+    pub fake_bls: Arc<FakeBls>,
 }
 
 impl std::fmt::Debug for ClusterKeys {
@@ -85,8 +89,12 @@ pub fn cluster_keys(operators: u64, validators: u64) -> Result<Arc<ClusterKeys>,
     let ids: Vec<u64> = (1..=operators).collect();
     let threshold = 2 * ((operators - 1) / 3) + 1;
     let secrets_full = crate::chain::keys::derive_secret_keys(KEY_SEED, validators);
-    let mut keys =
-        ClusterKeys { validators: Vec::new(), shares: BTreeMap::new(), secrets: BTreeMap::new() };
+    let mut keys = ClusterKeys {
+        validators: Vec::new(),
+        shares: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        fake_bls: Arc::default(),
+    };
     let mut secrets: BTreeMap<u64, BTreeMap<BlsPublicKeyBytes, SecretKey>> = BTreeMap::new();
     for (v, sk) in secrets_full.iter().enumerate() {
         let v = v as u64;
@@ -131,6 +139,8 @@ pub fn cluster_keys(operators: u64, validators: u64) -> Result<Arc<ClusterKeys>,
         keys.validators.push(pk);
     }
     keys.secrets = secrets.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+    keys.fake_bls =
+        Arc::new(FakeBls::new(keys.shares.get(&1).into_iter().flat_map(BTreeMap::values)));
     let keys = Arc::new(keys);
     cache.lock().map_err(|e| e.to_string())?.insert((operators, validators), Arc::clone(&keys));
     Ok(keys)
@@ -175,9 +185,66 @@ pub fn network(beacon: &Beacon, genesis_ms: UnixMillis) -> BeaconNetwork {
 /// attestation and 3 for a sync-committee message.
 pub type DueItem = (Slot, u64, ValidatorIndex);
 
+/// Memoized pure functions of a chain (every node asks for the same duty; the chain
+/// recomputes shuffles and the sync committee on each call): bounded, keyed by the chain's
+/// identity, so results are exactly what the chain computes.
+type ChainId = (u64, u64, [u8; 32]);
+
+fn chain_id(beacon: &Beacon) -> ChainId {
+    (beacon.config().seed, beacon.validators().len() as u64, beacon.genesis_validators_root())
+}
+
+/// Entries a memo keeps (the oldest keys go first).
+const MEMO_MAX: usize = 64;
+
+fn memo<K: Ord + Clone, V: Clone>(
+    cell: &'static OnceLock<Mutex<BTreeMap<K, V>>>,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    let map = cell.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(v) = map.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return v;
+    }
+    let v = compute();
+    if let Ok(mut m) = map.lock() {
+        while m.len() >= MEMO_MAX {
+            m.pop_first();
+        }
+        m.insert(key, v.clone());
+    }
+    v
+}
+
 /// The cluster's committee duty at `slot` (every validator is the cluster's): attesters of
 /// the slot and sync-committee members. `None` in epoch 0 and for a slot without duties.
 pub fn committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> {
+    type Memo = Mutex<BTreeMap<(ChainId, Slot), Option<CommitteeDuty>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    memo(&MEMO, (chain_id(beacon), slot), || compute_committee_duty(beacon, slot))
+}
+
+/// The chain's sync committee at `slot`, as a set.
+fn sync_members(beacon: &Beacon, slot: Slot) -> Arc<std::collections::BTreeSet<u64>> {
+    type Memo = Mutex<BTreeMap<(ChainId, Epoch), Arc<std::collections::BTreeSet<u64>>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    // The committee changes per period (a multiple of epochs): one entry per epoch is exact.
+    let epoch = beacon.epoch_of(slot);
+    memo(&MEMO, (chain_id(beacon), epoch), || {
+        Arc::new(beacon.sync_committee(slot).into_iter().collect())
+    })
+}
+
+/// The attestation committee `(slot, index)`.
+fn committee_members(beacon: &Beacon, slot: Slot, index: u64) -> Result<Arc<Vec<u64>>, String> {
+    type Memo = Mutex<BTreeMap<(ChainId, Slot, u64), Result<Arc<Vec<u64>>, String>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    memo(&MEMO, (chain_id(beacon), slot, index), || {
+        beacon.committee(slot, index).map(Arc::new).map_err(|e| e.to_string())
+    })
+}
+
+fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> {
     let epoch = beacon.epoch_of(slot);
     if epoch == 0 {
         return None;
@@ -247,11 +314,22 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
     }
 }
 
-/// Submits `s` to the chain at `now_ms`.
+/// Submits `s` to the chain at `now_ms`. In fake-crypto mode the chain's BLS check is
+/// replaced by the same membership checks and a [`FakeBls`] check of the signature under
+/// the chain's domain; the chain then records nothing (nothing on the duty path reads its
+/// pools).
 ///
 /// # Errors
 /// The chain's refusal (a signature that does not verify, a non-member, …).
-pub fn submit(beacon: &mut Beacon, now_ms: UnixMillis, s: &Submission) -> Result<(), String> {
+pub fn submit(
+    beacon: &mut Beacon,
+    crypto: &Crypto,
+    now_ms: UnixMillis,
+    s: &Submission,
+) -> Result<(), String> {
+    if crypto.mode() == CryptoMode::Fake {
+        return check_fake(beacon, s);
+    }
     let res = match s {
         Submission::SingleAttestation(a) => {
             let v = serde_json::to_value(a).map_err(|e| e.to_string())?;
@@ -263,6 +341,42 @@ pub fn submit(beacon: &mut Beacon, now_ms: UnixMillis, s: &Submission) -> Result
         other => return Err(format!("unexpected submission {:?}", std::mem::discriminant(other))),
     };
     res.map_err(|f| f.into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; "))
+}
+
+/// The chain's checks of a committee-duty submission with [`FakeBls`] signatures.
+fn check_fake(beacon: &Beacon, s: &Submission) -> Result<(), String> {
+    use ssv_core::crypto::signing::compute_signing_root;
+    use ssv_core::types::tree_hash::TreeHash;
+    let (validator, object_root, domain_type, signature) = match s {
+        Submission::SingleAttestation(a) => {
+            let committee = committee_members(beacon, a.data.slot, a.committee_index)?;
+            if !committee.contains(&a.attester_index) {
+                return Err(format!("validator {} is not in the committee", a.attester_index));
+            }
+            let root = a.data.tree_hash_root().0;
+            (a.attester_index, root, BeaconDomainType::BEACON_ATTESTER, &a.signature)
+        }
+        Submission::SyncCommitteeMessage(m) => {
+            if !sync_members(beacon, m.slot).contains(&m.validator_index) {
+                return Err(format!(
+                    "validator {} is not in the sync committee",
+                    m.validator_index
+                ));
+            }
+            (m.validator_index, m.beacon_block_root, BeaconDomainType::SYNC_COMMITTEE, &m.signature)
+        }
+        other => return Err(format!("unexpected submission {:?}", std::mem::discriminant(other))),
+    };
+    let key = usize::try_from(validator)
+        .ok()
+        .and_then(|i| beacon.validators().get(i))
+        .ok_or_else(|| format!("unknown validator {validator}"))?;
+    let root = compute_signing_root(&object_root, &beacon.domain(domain_type));
+    if FakeBls::verify(&key.to_bytes(), &root, signature) {
+        Ok(())
+    } else {
+        Err("invalid signature (fake BLS)".into())
+    }
 }
 
 /// The value check's slashing lookup: signing checks (and records) atomically, as the
@@ -299,6 +413,7 @@ pub struct DutyNode {
     network: Arc<BeaconNetwork>,
     shares: BTreeMap<ValidatorIndex, Share>,
     secrets: Arc<BTreeMap<BlsPublicKeyBytes, SecretKey>>,
+    fake_bls: Option<Arc<FakeBls>>,
     context: Arc<Mutex<DutyContext>>,
     committee: Committee,
     /// Kept messages: (slot, whether consensus, message).
@@ -352,7 +467,8 @@ impl DutyNode {
         let shares = keys.shares.get(&operator).cloned().ok_or("operator without shares")?;
         let secrets = keys.secrets.get(&operator).cloned().ok_or("operator without shares")?;
         let context = Arc::new(Mutex::new(DutyContext::default()));
-        let committee = new_committee(&member, &crypto, &network, &shares, &context);
+        let fake_bls = (crypto.mode() == CryptoMode::Fake).then(|| Arc::clone(&keys.fake_bls));
+        let committee = new_committee(&member, &crypto, &network, &shares, &context, &fake_bls);
         Ok(Self {
             operator,
             member,
@@ -360,6 +476,7 @@ impl DutyNode {
             network,
             shares,
             secrets,
+            fake_bls,
             context,
             committee,
             retry: Vec::new(),
@@ -393,8 +510,14 @@ impl DutyNode {
     pub fn crash(&mut self) {
         self.up = false;
         self.retry.clear();
-        self.committee =
-            new_committee(&self.member, &self.crypto, &self.network, &self.shares, &self.context);
+        self.committee = new_committee(
+            &self.member,
+            &self.crypto,
+            &self.network,
+            &self.shares,
+            &self.context,
+            &self.fake_bls,
+        );
     }
 
     /// The process started again.
@@ -648,7 +771,10 @@ impl DutyNode {
             } else if item.domain_type != BeaconDomainType::SYNC_COMMITTEE {
                 return Response::Failed("only committee duties are simulated".into());
             }
-            sigs.push(secret.sign(&item.signing_root).to_bytes());
+            sigs.push(match self.fake_bls {
+                Some(_) => FakeBls::sign(&item.share_pub_key, &item.signing_root),
+                None => secret.sign(&item.signing_root).to_bytes(),
+            });
         }
         Response::all_signed(sigs)
     }
@@ -673,9 +799,11 @@ fn new_committee(
     network: &Arc<BeaconNetwork>,
     shares: &BTreeMap<ValidatorIndex, Share>,
     context: &Arc<Mutex<DutyContext>>,
+    fake_bls: &Option<Arc<FakeBls>>,
 ) -> Committee {
     let (m, c, n, ctx) =
         (member.clone(), Arc::clone(crypto), Arc::clone(network), Arc::clone(context));
+    let bls = fake_bls.clone();
     let create = Box::new(move |shares: BTreeMap<ValidatorIndex, Share>| {
         let dc = ctx.lock().map(|c| *c).unwrap_or_default();
         let config = Arc::new(QbftConfig {
@@ -702,7 +830,11 @@ fn new_committee(
             &m.committee_id,
         );
         let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), m.clone());
-        CommitteeRunner::new(Arc::clone(&n), shares, controller, config)
+        let runner = CommitteeRunner::new(Arc::clone(&n), shares, controller, config);
+        match &bls {
+            Some(fake) => runner.with_bls(Arc::clone(fake) as Arc<dyn ThresholdBls>),
+            None => runner,
+        }
     });
     Committee::new(member.clone(), shares.clone(), create, crypto.verifier())
 }

@@ -2,14 +2,17 @@
 //! [`Driver`] that feeds inputs to nodes, checks invariants and records, shared by live
 //! runs, replay and shrinking.
 //!
-//! # File format (version 2)
-//! All integers little-endian; every frame is postcard (serde) encoded.
+//! # File format
+//! The node trace container of [`ssv_core::trace`] (magic `SSVTRACE`, its format version,
+//! checksummed length-prefixed postcard frames), read and written by the same code as a
+//! node's trace, so `ssv-sim replay` tells them apart by the header alone:
 //!
 //! ```text
-//! magic     8 bytes  "SSVSIMTR"
-//! version   u16      2
-//! header    u32 length, then postcard(TraceHeader): seed, SimOptions, node layout
-//! records   repeated until the end of the file: u32 length, then postcard(Record)
+//! magic, version            as ssv_core::trace
+//! frame  header             ssv_core::trace::TraceHeader, network "simulator", whose
+//!                           `simulator` section is postcard(TraceHeader of this module):
+//!                           seed, SimOptions, node layout
+//! frame  record …           postcard(Record), until the end of the file
 //! ```
 //!
 //! A [`Record::Input`] is one call `node.handle(at_ms + skew, input)` together with a
@@ -33,10 +36,12 @@ use super::options::SimOptions;
 use super::runners::{self, DueItem, DutyNode};
 use crate::chain::Chain as Beacon;
 
-/// The file's first eight bytes.
-pub const MAGIC: [u8; 8] = *b"SSVSIMTR";
-/// The format version this code writes and reads.
-pub const VERSION: u16 = 2;
+/// The file's first eight bytes (the node trace format's).
+pub const MAGIC: [u8; 8] = ssv_core::trace::MAGIC;
+/// The format version this code writes and reads (the node trace format's).
+pub const VERSION: u16 = ssv_core::trace::TRACE_FORMAT_VERSION;
+/// The network name in a simulator trace's node-format header.
+pub const NETWORK: &str = "simulator";
 /// Genesis of the simulated chain, Unix ms (any fixed instant works).
 pub const GENESIS_MS: UnixMillis = 1_700_000_000_000;
 
@@ -105,9 +110,28 @@ pub struct Trace {
     pub records: Vec<Record>,
 }
 
-fn frame(out: &mut Vec<u8>, body: &[u8]) {
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(body);
+/// The node-format header wrapping a simulator header.
+fn node_header(header: &TraceHeader) -> Result<ssv_core::trace::TraceHeader, String> {
+    use ssv_core::trace::NetworkFacts;
+    let section = postcard::to_allocvec(header).map_err(|e| e.to_string())?;
+    Ok(ssv_core::trace::TraceHeader {
+        operator_id: 0,
+        network: NETWORK.into(),
+        domain_type: [0; 4],
+        node_version: format!("ssv-sim {}", env!("CARGO_PKG_VERSION")),
+        beacon: NetworkFacts {
+            slots_per_epoch: 0,
+            slot_ms: header.options.slot_ms,
+            genesis_ms: GENESIS_MS,
+            genesis_validators_root: [0; 32],
+            fork_versions: Vec::new(),
+            data_versions: Vec::new(),
+            sync_subcommittee_size: 0,
+        },
+        operators: Vec::new(),
+        committees: Vec::new(),
+        simulator: Some(section),
+    })
 }
 
 impl Trace {
@@ -133,31 +157,16 @@ impl Trace {
     /// # Errors
     /// Wrong magic or version, a truncated frame, or a frame that does not decode.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        let rest = bytes.strip_prefix(&MAGIC).ok_or("not an ssv-sim trace (bad magic)")?;
-        let (version, mut rest) = rest.split_at_checked(2).ok_or("truncated version")?;
-        let version = u16::from_le_bytes([version[0], version[1]]);
-        if version != VERSION {
-            return Err(format!("trace version {version}, this build reads {VERSION}"));
-        }
-        let next = |rest: &mut &[u8]| -> Result<Option<Vec<u8>>, String> {
-            if rest.is_empty() {
-                return Ok(None);
-            }
-            let (len, tail) = rest.split_at_checked(4).ok_or("truncated frame length")?;
-            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let (body, tail) = tail.split_at_checked(len).ok_or("truncated frame")?;
-            *rest = tail;
-            Ok(Some(body.to_vec()))
-        };
-        let header_bytes = next(&mut rest)?.ok_or("missing header")?;
+        let mut reader = ssv_core::trace::TraceReader::new(bytes).map_err(|e| e.to_string())?;
+        let section =
+            reader.header().simulator.as_deref().ok_or(
+                "a node trace, not a simulator trace (no simulator section in its header)",
+            )?;
         let header: TraceHeader =
-            postcard::from_bytes(&header_bytes).map_err(|e| format!("header: {e}"))?;
+            postcard::from_bytes(section).map_err(|e| format!("simulator header: {e}"))?;
         let mut records = Vec::new();
-        while let Some(body) = next(&mut rest)? {
-            records.push(
-                postcard::from_bytes(&body)
-                    .map_err(|e| format!("record {}: {e}", records.len()))?,
-            );
+        while let Some(r) = reader.next_as::<Record>().map_err(|e| e.to_string())? {
+            records.push(r);
         }
         Ok(Self { header, records })
     }
@@ -191,10 +200,8 @@ impl Recorder {
             hasher: Sha256::new(),
             records: 0,
         };
-        let mut start = MAGIC.to_vec();
-        start.extend_from_slice(&VERSION.to_le_bytes());
-        let body = postcard::to_allocvec(header).map_err(|e| e.to_string())?;
-        frame(&mut start, &body);
+        let start =
+            ssv_core::trace::encode_preamble(&node_header(header)?).map_err(|e| e.to_string())?;
         r.push(&start);
         Ok(r)
     }
@@ -209,10 +216,7 @@ impl Recorder {
     fn record(&mut self, r: &RecordRef<'_>) -> Result<(), String> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        scratch.extend_from_slice(&[0; 4]);
-        let mut scratch = postcard::to_extend(r, scratch).map_err(|e| e.to_string())?;
-        let len = (scratch.len() - 4) as u32;
-        scratch[..4].copy_from_slice(&len.to_le_bytes());
+        ssv_core::trace::encode_frame(r, &mut scratch).map_err(|e| e.to_string())?;
         self.push(&scratch);
         self.scratch = scratch;
         self.records += 1;
@@ -490,7 +494,7 @@ impl Driver {
                     let res = if self.accepted.contains(&root) {
                         Ok(())
                     } else {
-                        runners::submit(beacon, at_ms, s)
+                        runners::submit(beacon, &self.crypto, at_ms, s)
                     };
                     match res {
                         Ok(()) => {
