@@ -4,7 +4,7 @@
 //! outputs; it does no IO. The shell writes node traces (`--trace-dir`), the simulator
 //! writes the same records for its simulated nodes.
 //!
-//! # Byte layout (format version 2)
+//! # Byte layout (format version 3)
 //! Integers are little-endian; bodies are [postcard](https://docs.rs/postcard) (serde).
 //!
 //! ```text
