@@ -19,7 +19,7 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response,
-    RunnerValueCheck, SlashingProtection, Submission,
+    RunnerValueCheck, SignRefusal, SlashingProtection, Submission,
 };
 use ssv_core::types::{
     BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share,
@@ -66,8 +66,18 @@ fn network() -> BeaconNetwork {
     }
 }
 
-#[test]
-fn four_operators_complete_a_committee_duty_for_100_validators() {
+/// What a committee duty run left: submissions by operator, the committees, the validator
+/// public keys by index.
+struct DutyRun {
+    submissions: BTreeMap<u64, Vec<Submission>>,
+    committees: BTreeMap<u64, Committee>,
+    validator_pks: BTreeMap<u64, PublicKey>,
+}
+
+/// Runs one committee duty at [`SLOT`] for validators `1..=validators` (attesters, and
+/// sync committee for every fifth) among the four operators; operator `op`'s signer
+/// refuses an item of validator `v` when `refuse(op, v)`.
+fn run_committee_duty(validators: u64, refuse: &dyn Fn(u64, u64) -> bool) -> DutyRun {
     let net = Arc::new(network());
     let domain = DomainType::JATO_TESTNET;
     let committee_ops: Vec<Operator> = OPERATORS
@@ -80,7 +90,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     let mut validator_pks = BTreeMap::new();
     let mut share_secrets: BTreeMap<u64, BTreeMap<BlsPublicKeyBytes, SecretKey>> = BTreeMap::new();
     let mut shares_of: BTreeMap<u64, BTreeMap<u64, Share>> = BTreeMap::new();
-    for v in 1..=VALIDATORS {
+    for v in 1..=validators {
         let sk = secret(&v.to_le_bytes());
         let coeffs: Vec<[u8; 64]> = (0..2u8)
             .map(|i| {
@@ -161,7 +171,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
 
     // Attesters for every validator, sync committee for every fifth.
     let mut duties = Vec::new();
-    for v in 1..=VALIDATORS {
+    for v in 1..=validators {
         let base = ValidatorDuty {
             role: 0,
             pub_key: validator_pks[&v].to_bytes(),
@@ -216,9 +226,12 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                             items
                                 .iter()
                                 .map(|it| {
-                                    share_secrets[&op][&it.share_pub_key]
+                                    if refuse(op, it.validator_index) {
+                                        return Err(SignRefusal::Slashable("surround vote".into()));
+                                    }
+                                    Ok(share_secrets[&op][&it.share_pub_key]
                                         .sign(&it.signing_root)
-                                        .to_bytes()
+                                        .to_bytes())
                                 })
                                 .collect(),
                         ),
@@ -230,6 +243,14 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
         }
     }
 
+    DutyRun { submissions, committees, validator_pks }
+}
+
+#[test]
+fn four_operators_complete_a_committee_duty_for_100_validators() {
+    let DutyRun { submissions, committees, validator_pks } =
+        run_committee_duty(VALIDATORS, &|_, _| false);
+    let net = network();
     let attester_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::BEACON_ATTESTER);
     let sync_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::SYNC_COMMITTEE);
     let verify = |v: u64, root: &[u8; 32], sig: &[u8; 96]| {
@@ -274,6 +295,40 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
             runner.state.as_ref().is_some_and(|s| s.finished),
             "operator {op} finished the duty"
         );
+    }
+}
+
+/// Two validators; the signers of operators 1 and 2 refuse validator 1 (slashing
+/// protection). Validator 2 is still signed, reconstructed and submitted by every
+/// operator; validator 1 gets only two partial signatures (below the quorum of 3) and is
+/// submitted by none; the refusing runners record the refused item and the duty stays
+/// unfinished.
+#[test]
+fn a_refused_item_does_not_stop_the_other_validators_submission() {
+    let DutyRun { submissions, committees, validator_pks } =
+        run_committee_duty(2, &|op, v| op <= 2 && v == 1);
+    let net = network();
+    let attester_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::BEACON_ATTESTER);
+    for &op in &OPERATORS {
+        let subs = submissions.get(&op).expect("operator submitted");
+        assert_eq!(subs.len(), 1, "operator {op}: validator 2's attestation only");
+        let Submission::Attestation(a) = &subs[0] else { panic!("{:?}", subs[0]) };
+        let root = compute_signing_root(&a.data.tree_hash_root().0, &attester_domain);
+        Signature::from_bytes(&a.signature)
+            .unwrap()
+            .verify(&validator_pks[&2], &root)
+            .expect("validator 2's reconstructed signature verifies");
+        let runner = committees[&op].runners.get(&SLOT).expect("runner");
+        let refused: Vec<u64> = runner.refused.iter().map(|(v, _, _)| *v).collect();
+        assert_eq!(refused, if op <= 2 { vec![1] } else { vec![] }, "operator {op}");
+        if op <= 2 {
+            assert!(matches!(runner.refused[0].2, SignRefusal::Slashable(_)));
+        }
+        let state = runner.state.as_ref().expect("state");
+        assert!(!state.finished, "operator {op}: validator 1 was never submitted");
+        // Validator 1's root holds the two signatures of operators 3 and 4 only.
+        let (v1_root, sigs) = state.post_consensus.signatures[&1].iter().next().unwrap();
+        assert_eq!(sigs.keys().copied().collect::<Vec<_>>(), vec![3, 4], "root {v1_root:?}");
     }
 }
 
@@ -444,7 +499,7 @@ impl ValidatorCluster {
         use ssz::Encode;
         let (secrets, attestation) = (&self.secrets, self.attestation);
         match request {
-            Request::Sign(items) => Response::Signatures(
+            Request::Sign(items) => Response::all_signed(
                 items.iter().map(|it| secrets[&op].sign(&it.signing_root).to_bytes()).collect(),
             ),
             Request::AggregateAndProof { validator_index, selection_proof, .. } => {

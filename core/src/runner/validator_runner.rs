@@ -19,7 +19,7 @@ use super::committee_runner::{
 use super::container::{BlstThresholdBls, ThresholdBls};
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
-use super::{Duty, Output, Request, Response, SignRequest, Submission};
+use super::{Duty, Output, Request, Response, SignRequest, SignResult, Submission};
 use crate::beacon::{
     ContributionAndProof, SignedContributionAndProof, SignedValidatorRegistration,
     SignedVoluntaryExit, SyncAggregatorSelectionData, ValidatorRegistration, VoluntaryExit,
@@ -387,16 +387,30 @@ impl ValidatorRunner {
         msg_type: PartialSigMsgType,
         slot: Slot,
         roots: &[Root],
-        sigs: &[BlsSignatureBytes],
+        results: &[SignResult],
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
-        if sigs.len() != roots.len() {
+        if results.len() != roots.len() {
             return Err(RunnerError::other("wrong number of signatures"));
         }
         let validator_index = self.duty()?.validator_index;
+        // One validator's roots belong together (RANDAO, a proof set, a block): a refused
+        // item fails the whole step.
+        let mut sigs = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(sig) => sigs.push(*sig),
+                Err(reason) => {
+                    return Err(RunnerError::SignRefused {
+                        validator: validator_index,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
         let messages: Vec<PartialSignatureMessage> = roots
             .iter()
-            .zip(sigs)
+            .zip(&sigs)
             .map(|(root, sig)| PartialSignatureMessage {
                 partial_signature: *sig,
                 signing_root: *root,

@@ -776,7 +776,7 @@ impl DutyNode {
                 None => secret.sign(&item.signing_root).to_bytes(),
             });
         }
-        Response::Signatures(sigs)
+        Response::all_signed(sigs)
     }
 }
 

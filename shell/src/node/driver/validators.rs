@@ -256,7 +256,7 @@ pub(super) struct ValidatorState {
     pub(super) validator: Validator,
     topic: Topic,
     secret: Arc<SecretKey>,
-    retry: VecDeque<(Slot, SignedSsvMessage)>,
+    pub(super) retry: VecDeque<(Slot, SignedSsvMessage)>,
     /// The slot and signing root source of the last decided proposal.
     decided_block_slot: Option<Slot>,
 }
@@ -449,10 +449,11 @@ impl Driver {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
+            let probe = super::observe::Probe::of(&input);
+            let now = now_ms();
             let (res, out) = {
                 let Some(v) = self.vals.get_mut(&vi) else { return };
                 let mut out = Vec::new();
-                let now = now_ms();
                 let core = ssv_core::trace::CoreRef::Validator(vi);
                 let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
                 let res = v.validator.handle(now, input, &mut out);
@@ -461,6 +462,7 @@ impl Driver {
                 }
                 (res, out)
             };
+            self.observer.handled(probe, "unknown", res.is_ok(), &out, now);
             match res {
                 Ok(()) => accepted_any = true,
                 Err(e) => {
@@ -858,7 +860,7 @@ fn sign_validator(
         }
         sigs.push(secret.sign(&item.signing_root).to_bytes());
     }
-    Response::Signatures(sigs)
+    Response::all_signed(sigs)
 }
 
 /// Publishes a signed block on its route (full or blinded).
