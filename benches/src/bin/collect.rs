@@ -368,8 +368,8 @@ fn validation(d: &mut Doc, r: &Results) {
     if let [(_, seq, s), (_, par, p)] = rates.as_slice() {
         d.para(&format!(
             "Throughput: {seq} messages/s sequential, {par} messages/s two-phase with RSA on 2 \
-             workers ({:.2}x; the floor of the two-worker rows is the batch's RSA over 2 cores, \
-             so its ratio shows how far a loaded machine is from a full second core).",
+             workers (speed-up {:.2}x). The two-worker floor is the batch's RSA split over 2 \
+             cores, so that ratio also shows how much of a second core a loaded machine gave.",
             s / p
         ));
     }
