@@ -22,14 +22,19 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use ssv_simulator::sim::runners::SLOTS_PER_EPOCH;
 use ssv_simulator::sim::{CryptoMode, SimOptions, run};
 
 fn sim(c: &mut Criterion) {
     for (crypto, name, slots) in [(CryptoMode::Fake, "fake", 64), (CryptoMode::Real, "real", 4)] {
         let mut group = c.benchmark_group(format!("sim/{name}"));
+        // Flat sampling: 10 samples of equal iteration counts (linear sampling needs at
+        // least 55 iterations, too many for the real-crypto sizes).
         group.sample_size(10).measurement_time(Duration::from_secs(3));
+        group.sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::Elements(slots));
         for operators in [4, 7, 10, 13] {
             for validators in [100, 1_000] {
@@ -55,6 +60,7 @@ fn sim(c: &mut Criterion) {
         let slots = SLOTS_PER_EPOCH + duty_slots;
         let mut group = c.benchmark_group(format!("sim/{name}"));
         group.sample_size(10).measurement_time(Duration::from_secs(5));
+        group.sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::Elements(duty_slots));
         for operators in [4, 7, 10, 13] {
             for &validators in sizes {
@@ -85,5 +91,9 @@ fn sim(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sim);
+criterion_group! {
+    name = benches;
+    config = ssv_benches::criterion_config();
+    targets = sim
+}
 criterion_main!(benches);
