@@ -261,14 +261,30 @@ fn committee_members(beacon: &Beacon, slot: Slot, index: u64) -> Result<Arc<Vec<
     })
 }
 
+/// The attester and sync duties of every cluster validator in `epoch`, computed once per
+/// epoch (the chain recomputes the epoch's shuffle and every committee on each call).
+fn epoch_duties(beacon: &Beacon, epoch: Epoch) -> Option<Arc<EpochDuties>> {
+    type Memo = Mutex<BTreeMap<(ChainId, Epoch), Option<Arc<EpochDuties>>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    memo(&MEMO, (chain_id(beacon), epoch), || {
+        let all: Vec<u64> = (0..beacon.validators().len() as u64).collect();
+        let attesters = beacon.attester_duties(epoch, &all).ok()?;
+        let syncs = beacon.sync_duties(epoch, &all).ok()?;
+        Some(Arc::new((attesters, syncs)))
+    })
+}
+
+/// An epoch's attester and sync duties of the cluster's validators.
+type EpochDuties = (Vec<crate::chain::AttesterDuty>, Vec<crate::chain::SyncDuty>);
+
 fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> {
     let epoch = beacon.epoch_of(slot);
     if epoch == 0 {
         return None;
     }
-    let all: Vec<u64> = (0..beacon.validators().len() as u64).collect();
+    let (attesters, syncs) = &*epoch_duties(beacon, epoch)?;
     let mut duties = Vec::new();
-    for a in beacon.attester_duties(epoch, &all).ok()?.into_iter().filter(|a| a.slot == slot) {
+    for a in attesters.iter().filter(|a| a.slot == slot).cloned() {
         duties.push(ValidatorDuty {
             role: 0,
             pub_key: a.pubkey,
@@ -281,7 +297,7 @@ fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> 
             validator_sync_committee_indices: VariableList::empty(),
         });
     }
-    for s in beacon.sync_duties(epoch, &all).ok()? {
+    for s in syncs.iter().cloned() {
         let mut indices = s.validator_sync_committee_indices;
         indices.truncate(13);
         duties.push(ValidatorDuty {

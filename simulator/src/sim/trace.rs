@@ -562,7 +562,13 @@ impl Driver {
     pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
         let step = self.step();
         if let Some(beacon) = &self.beacon {
-            let due = runners::due_at(beacon, slot);
+            let mut due = runners::due_at(beacon, slot);
+            // A proposal starts at its slot's start, when a skewed clock may still be before
+            // the heal (its first messages lost): proposals are due from the slot after.
+            let heal = self.header.options.heal_slot;
+            if heal > 0 && slot <= heal {
+                due.retain(|(_, role, _)| *role != runners::ROLE_PROPOSER);
+            }
             self.checker.check_duty_liveness(
                 step,
                 at_ms,
