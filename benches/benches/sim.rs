@@ -11,7 +11,9 @@
 //! with hash-based stand-ins (`FakeBls`, through the runners' pluggable `ThresholdBls`) or
 //! real BLS, so its cost grows with validators × operators. The duty path's chain has 2
 //! slots per epoch and every validator in the sync committee, so each slot has about
-//! 1.5 × validators due items (mainnet density is about validators / 32). Throughput
+//! 1.5 × validators due items plus one block proposal (a `ValidatorRunner` per proposer:
+//! RANDAO, block from the chain, QBFT, signature) (mainnet density is about
+//! validators / 32). Throughput
 //! counts slots with duties (epoch 0 has none).
 //!
 //! `sim/duty-fake-mainnet` runs the duty path at mainnet density (`Density::Mainnet`: 32

@@ -1,10 +1,12 @@
 //! The duty path of the whole-cluster simulator: every operator runs the core's
-//! `Committee` of `CommitteeRunner`s (attestations and sync-committee messages) against
+//! `Committee` of `CommitteeRunner`s (attestations and sync-committee messages) and a
+//! proposer `ValidatorRunner` per proposing validator (blocks) against
 //! the in-memory beacon chain, which verifies every submission. Validator signatures are
 //! hash-based stand-ins (fake crypto, the default) except where a test asks for real BLS
 //! (`CryptoMode::Real`: real RSA and BLS, checked by the chain with blst). Invariants:
 //! agreement and validity of the decided votes, no slashable attestation signed by an
-//! honest node, every submission accepted by the chain, and every due duty submitted by
+//! honest node (no double vote, surround vote or double proposal), every submission
+//! accepted by the chain, and every due duty submitted by
 //! every live node before its deadline once the faults healed.
 
 use ssv_simulator::sim::{

@@ -1,6 +1,10 @@
 //! The duty path: each simulated operator runs the core's duty runners (a
 //! [`ssv_core::runner::Committee`] of `CommitteeRunner`s: attestations and sync-committee
-//! messages) against the in-memory beacon chain ([`crate::chain::Chain`]).
+//! messages; a [`ssv_core::runner::Validator`] with a proposer `ValidatorRunner` for each
+//! of its validators the chain makes proposer) against the in-memory beacon chain
+//! ([`crate::chain::Chain`]). Blocks come from the chain through the runner's
+//! [`Request::Proposal`] (answered by the world after a seeded delay, like attestation
+//! data); a block is share-signed only after the node's slashing history accepted it.
 //!
 //! The node answers the runners' requests the way the production shell does: attestation
 //! data goes out to the world ([`NodeOutput::Request`]), which answers it after a seeded
