@@ -335,7 +335,7 @@ impl DutySlot {
                                 Request::AttestationData { .. } => Response::AttestationData(data),
                                 Request::Sign(items) => {
                                     stats.bls_signatures += items.len() as u64;
-                                    Response::Signatures(
+                                    Response::all_signed(
                                         items
                                             .iter()
                                             .map(|it| {
@@ -403,7 +403,7 @@ impl DutySlot {
                         Output::Request { id, request } => {
                             let response = match request {
                                 Request::AttestationData { .. } => Response::AttestationData(data),
-                                Request::Sign(items) => Response::Signatures(
+                                Request::Sign(items) => Response::all_signed(
                                     items
                                         .iter()
                                         .map(|it| {

@@ -4,12 +4,12 @@
 //! outputs; it does no IO. The shell writes node traces (`--trace-dir`), the simulator
 //! writes the same records for its simulated nodes.
 //!
-//! # Byte layout (format version 2)
+//! # Byte layout (format version 3)
 //! Integers are little-endian; bodies are [postcard](https://docs.rs/postcard) (serde).
 //!
 //! ```text
 //! magic    8 bytes   "SSVTRACE"
-//! version  u16       TRACE_FORMAT_VERSION (2)
+//! version  u16       TRACE_FORMAT_VERSION (3)
 //! frame    header:   postcard(TraceHeader)
 //! frame    …         records, until the end of the file
 //!
@@ -54,7 +54,7 @@ pub const MAGIC: [u8; 8] = *b"SSVTRACE";
 /// The format version written and read by this build. Bumped on any incompatible change
 /// to the layout, the header, the record, or the serde form of the core's input types.
 /// (Version 1 was a JSON-lines format without output digests.)
-pub const TRACE_FORMAT_VERSION: u16 = 2;
+pub const TRACE_FORMAT_VERSION: u16 = 3;
 
 /// Largest frame body, bytes (64 MiB): a larger length is corruption, not a record.
 pub const FRAME_MAX: u32 = 64 << 20;

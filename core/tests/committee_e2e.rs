@@ -19,7 +19,7 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response,
-    RunnerValueCheck, SlashingProtection, Submission,
+    RunnerValueCheck, SignRefusal, SlashingProtection, Submission,
 };
 use ssv_core::types::{
     BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, MessageId, RunnerRole, Share,
@@ -66,8 +66,18 @@ fn network() -> BeaconNetwork {
     }
 }
 
-#[test]
-fn four_operators_complete_a_committee_duty_for_100_validators() {
+/// What a committee duty run left: submissions by operator, the committees, the validator
+/// public keys by index.
+struct DutyRun {
+    submissions: BTreeMap<u64, Vec<Submission>>,
+    committees: BTreeMap<u64, Committee>,
+    validator_pks: BTreeMap<u64, PublicKey>,
+}
+
+/// Runs one committee duty at [`SLOT`] for validators `1..=validators` (attesters, and
+/// sync committee for every fifth) among the four operators; operator `op`'s signer
+/// refuses an item of validator `v` when `refuse(op, v)`.
+fn run_committee_duty(validators: u64, refuse: &dyn Fn(u64, u64) -> bool) -> DutyRun {
     let net = Arc::new(network());
     let domain = DomainType::JATO_TESTNET;
     let committee_ops: Vec<Operator> = OPERATORS
@@ -80,7 +90,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     let mut validator_pks = BTreeMap::new();
     let mut share_secrets: BTreeMap<u64, BTreeMap<BlsPublicKeyBytes, SecretKey>> = BTreeMap::new();
     let mut shares_of: BTreeMap<u64, BTreeMap<u64, Share>> = BTreeMap::new();
-    for v in 1..=VALIDATORS {
+    for v in 1..=validators {
         let sk = secret(&v.to_le_bytes());
         let coeffs: Vec<[u8; 64]> = (0..2u8)
             .map(|i| {
@@ -161,7 +171,7 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
 
     // Attesters for every validator, sync committee for every fifth.
     let mut duties = Vec::new();
-    for v in 1..=VALIDATORS {
+    for v in 1..=validators {
         let base = ValidatorDuty {
             role: 0,
             pub_key: validator_pks[&v].to_bytes(),
@@ -216,9 +226,12 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
                             items
                                 .iter()
                                 .map(|it| {
-                                    share_secrets[&op][&it.share_pub_key]
+                                    if refuse(op, it.validator_index) {
+                                        return Err(SignRefusal::Slashable("surround vote".into()));
+                                    }
+                                    Ok(share_secrets[&op][&it.share_pub_key]
                                         .sign(&it.signing_root)
-                                        .to_bytes()
+                                        .to_bytes())
                                 })
                                 .collect(),
                         ),
@@ -230,6 +243,14 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
         }
     }
 
+    DutyRun { submissions, committees, validator_pks }
+}
+
+#[test]
+fn four_operators_complete_a_committee_duty_for_100_validators() {
+    let DutyRun { submissions, committees, validator_pks } =
+        run_committee_duty(VALIDATORS, &|_, _| false);
+    let net = network();
     let attester_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::BEACON_ATTESTER);
     let sync_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::SYNC_COMMITTEE);
     let verify = |v: u64, root: &[u8; 32], sig: &[u8; 96]| {
@@ -274,6 +295,40 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
             runner.state.as_ref().is_some_and(|s| s.finished),
             "operator {op} finished the duty"
         );
+    }
+}
+
+/// Two validators; the signers of operators 1 and 2 refuse validator 1 (slashing
+/// protection). Validator 2 is still signed, reconstructed and submitted by every
+/// operator; validator 1 gets only two partial signatures (below the quorum of 3) and is
+/// submitted by none; the refusing runners record the refused item and the duty stays
+/// unfinished.
+#[test]
+fn a_refused_item_does_not_stop_the_other_validators_submission() {
+    let DutyRun { submissions, committees, validator_pks } =
+        run_committee_duty(2, &|op, v| op <= 2 && v == 1);
+    let net = network();
+    let attester_domain = net.domain(net.epoch_at_slot(SLOT), BeaconDomainType::BEACON_ATTESTER);
+    for &op in &OPERATORS {
+        let subs = submissions.get(&op).expect("operator submitted");
+        assert_eq!(subs.len(), 1, "operator {op}: validator 2's attestation only");
+        let Submission::Attestation(a) = &subs[0] else { panic!("{:?}", subs[0]) };
+        let root = compute_signing_root(&a.data.tree_hash_root().0, &attester_domain);
+        Signature::from_bytes(&a.signature)
+            .unwrap()
+            .verify(&validator_pks[&2], &root)
+            .expect("validator 2's reconstructed signature verifies");
+        let runner = committees[&op].runners.get(&SLOT).expect("runner");
+        let refused: Vec<u64> = runner.refused.iter().map(|(v, _, _)| *v).collect();
+        assert_eq!(refused, if op <= 2 { vec![1] } else { vec![] }, "operator {op}");
+        if op <= 2 {
+            assert!(matches!(runner.refused[0].2, SignRefusal::Slashable(_)));
+        }
+        let state = runner.state.as_ref().expect("state");
+        assert!(!state.finished, "operator {op}: validator 1 was never submitted");
+        // Validator 1's root holds the two signatures of operators 3 and 4 only.
+        let (v1_root, sigs) = state.post_consensus.signatures[&1].iter().next().unwrap();
+        assert_eq!(sigs.keys().copied().collect::<Vec<_>>(), vec![3, 4], "root {v1_root:?}");
     }
 }
 
@@ -322,14 +377,26 @@ fn split_validator(
 /// router: pre-consensus partial signatures, QBFT on the beacon data, post-consensus
 /// partial signatures. Every submitted object's signature (and every selection proof it
 /// carries) must verify against the validator key under the right domain.
-#[test]
-fn four_operators_complete_validator_duties() {
-    use ssv_core::beacon::{SyncAggregatorSelectionData, SyncCommitteeContribution, phase0};
-    use ssv_core::runner::{Validator, ValidatorRunner};
-    use ssv_core::types::{BeaconRole, Contribution, Contributions};
-    use ssz::Encode;
+/// Validator index of the validator-duty tests' validator.
+const V: u64 = 7;
 
-    const V: u64 = 7;
+/// Four operators' `Validator` routers for one validator (aggregator, sync contribution,
+/// registration and exit runners), with the keys to answer their requests.
+struct ValidatorCluster {
+    net: Arc<BeaconNetwork>,
+    validators: BTreeMap<u64, ssv_core::runner::Validator>,
+    secrets: BTreeMap<u64, SecretKey>,
+    vpk: PublicKey,
+    epoch: u64,
+    now: u64,
+    base: ValidatorDuty,
+    attestation: AttestationData,
+}
+
+fn validator_cluster() -> ValidatorCluster {
+    use ssv_core::runner::{Validator, ValidatorRunner};
+    use ssv_core::types::BeaconRole;
+
     let mut net = network();
     net.sync_subcommittee_size = 128;
     let net = Arc::new(net);
@@ -413,6 +480,118 @@ fn four_operators_complete_validator_duties() {
         validator_committee_index: 5,
         validator_sync_committee_indices: VariableList::empty(),
     };
+    let attestation = AttestationData {
+        slot: SLOT,
+        index: 2,
+        beacon_block_root: [9; 32],
+        source: Checkpoint { epoch: 1, root: [1; 32] },
+        target: Checkpoint { epoch: 2, root: [2; 32] },
+    };
+
+    ValidatorCluster { net, validators, secrets, vpk, epoch, now, base, attestation }
+}
+
+impl ValidatorCluster {
+    /// The beacon node's and the signer's answer to `op`'s `request`.
+    fn answer(&self, op: u64, request: Request) -> Response {
+        use ssv_core::beacon::{SyncCommitteeContribution, phase0};
+        use ssv_core::types::{Contribution, Contributions};
+        use ssz::Encode;
+        let (secrets, attestation) = (&self.secrets, self.attestation);
+        match request {
+            Request::Sign(items) => Response::all_signed(
+                items.iter().map(|it| secrets[&op].sign(&it.signing_root).to_bytes()).collect(),
+            ),
+            Request::AggregateAndProof { validator_index, selection_proof, .. } => {
+                let mut bits = ssz_types::BitList::with_capacity(32).expect("bits");
+                bits.set(5, true).expect("bit");
+                let aggregate = phase0::AggregateAndProof {
+                    aggregator_index: validator_index,
+                    aggregate: phase0::Attestation {
+                        aggregation_bits: bits,
+                        data: attestation,
+                        signature: [0; 96],
+                    },
+                    selection_proof,
+                };
+                Response::ConsensusData {
+                    version: DataVersion::Deneb.as_u64(),
+                    data_ssz: aggregate.as_ssz_bytes(),
+                }
+            }
+            Request::IsSyncCommitteeAggregator(proofs) => Response::Flags(vec![true; proofs.len()]),
+            Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
+                let list: Vec<Contribution> = selection_proofs
+                    .iter()
+                    .zip(&subnets)
+                    .map(|(proof, subnet)| Contribution {
+                        selection_proof_sig: *proof,
+                        contribution: SyncCommitteeContribution {
+                            slot,
+                            beacon_block_root: [9; 32],
+                            subcommittee_index: *subnet,
+                            aggregation_bits: ssz_types::BitVector::new(),
+                            signature: [0; 96],
+                        },
+                    })
+                    .collect();
+                Response::ConsensusData {
+                    version: DataVersion::Deneb.as_u64(),
+                    data_ssz: Contributions(VariableList::new(list).expect("list")).as_ssz_bytes(),
+                }
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }
+
+    /// Delivers `queue` until it is empty: broadcasts to every operator (QBFT messages
+    /// only when `deliver_consensus`), requests answered at once; returns the submissions.
+    fn run(
+        &mut self,
+        mut queue: Vec<(u64, Input)>,
+        deliver_consensus: bool,
+    ) -> BTreeMap<u64, Vec<Submission>> {
+        let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
+        let mut steps = 0;
+        while !queue.is_empty() {
+            steps += 1;
+            assert!(steps < 100_000, "no progress");
+            let (op, input) = queue.remove(0);
+            let mut out = Vec::new();
+            let _ =
+                self.validators.get_mut(&op).expect("validator").handle(self.now, input, &mut out);
+            for o in out {
+                match o {
+                    Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) if deliver_consensus => {
+                        for &to in &OPERATORS {
+                            queue.push((to, Input::Message(m.clone())));
+                        }
+                    }
+                    Output::Broadcast(m) => {
+                        for &to in &OPERATORS {
+                            queue.push((to, Input::Message(m.clone())));
+                        }
+                    }
+                    Output::Qbft(_) => {}
+                    Output::Submit(s) => submissions.entry(op).or_default().push(s),
+                    Output::Request { id, request } => {
+                        let response = self.answer(op, request);
+                        queue.insert(0, (op, Input::Response { id, response }));
+                    }
+                }
+            }
+        }
+        submissions
+    }
+}
+
+#[test]
+fn four_operators_complete_validator_duties() {
+    use ssv_core::beacon::SyncAggregatorSelectionData;
+    use ssv_core::types::BeaconRole;
+
+    let mut cluster = validator_cluster();
+    let base = cluster.base.clone();
     let duties = [
         base.clone(),
         ValidatorDuty {
@@ -423,93 +602,14 @@ fn four_operators_complete_validator_duties() {
         ValidatorDuty { role: BeaconRole::ValidatorRegistration as u64, ..base.clone() },
         ValidatorDuty { role: BeaconRole::VoluntaryExit as u64, ..base },
     ];
-    let attestation = AttestationData {
-        slot: SLOT,
-        index: 2,
-        beacon_block_root: [9; 32],
-        source: Checkpoint { epoch: 1, root: [1; 32] },
-        target: Checkpoint { epoch: 2, root: [2; 32] },
-    };
-
     let mut queue: Vec<(u64, Input)> = Vec::new();
     for d in &duties {
         for &op in &OPERATORS {
             queue.push((op, Input::StartDuty(Duty::Validator(d.clone()))));
         }
     }
-    let mut submissions: BTreeMap<u64, Vec<Submission>> = BTreeMap::new();
-    let mut steps = 0;
-    while !queue.is_empty() {
-        steps += 1;
-        assert!(steps < 100_000, "no progress");
-        let (op, input) = queue.remove(0);
-        let mut out = Vec::new();
-        let _ = validators.get_mut(&op).expect("validator").handle(now, input, &mut out);
-        for o in out {
-            match o {
-                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
-                    for &to in &OPERATORS {
-                        queue.push((to, Input::Message(m.clone())));
-                    }
-                }
-                Output::Qbft(_) => {}
-                Output::Submit(s) => submissions.entry(op).or_default().push(s),
-                Output::Request { id, request } => {
-                    let response = match request {
-                        Request::Sign(items) => Response::Signatures(
-                            items
-                                .iter()
-                                .map(|it| secrets[&op].sign(&it.signing_root).to_bytes())
-                                .collect(),
-                        ),
-                        Request::AggregateAndProof { validator_index, selection_proof, .. } => {
-                            let mut bits = ssz_types::BitList::with_capacity(32).expect("bits");
-                            bits.set(5, true).expect("bit");
-                            let aggregate = phase0::AggregateAndProof {
-                                aggregator_index: validator_index,
-                                aggregate: phase0::Attestation {
-                                    aggregation_bits: bits,
-                                    data: attestation,
-                                    signature: [0; 96],
-                                },
-                                selection_proof,
-                            };
-                            Response::ConsensusData {
-                                version: DataVersion::Deneb.as_u64(),
-                                data_ssz: aggregate.as_ssz_bytes(),
-                            }
-                        }
-                        Request::IsSyncCommitteeAggregator(proofs) => {
-                            Response::Flags(vec![true; proofs.len()])
-                        }
-                        Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
-                            let list: Vec<Contribution> = selection_proofs
-                                .iter()
-                                .zip(&subnets)
-                                .map(|(proof, subnet)| Contribution {
-                                    selection_proof_sig: *proof,
-                                    contribution: SyncCommitteeContribution {
-                                        slot,
-                                        beacon_block_root: [9; 32],
-                                        subcommittee_index: *subnet,
-                                        aggregation_bits: ssz_types::BitVector::new(),
-                                        signature: [0; 96],
-                                    },
-                                })
-                                .collect();
-                            Response::ConsensusData {
-                                version: DataVersion::Deneb.as_u64(),
-                                data_ssz: Contributions(VariableList::new(list).expect("list"))
-                                    .as_ssz_bytes(),
-                            }
-                        }
-                        other => panic!("unexpected request {other:?}"),
-                    };
-                    queue.insert(0, (op, Input::Response { id, response }));
-                }
-            }
-        }
-    }
+    let submissions = cluster.run(queue, true);
+    let ValidatorCluster { net, validators, vpk, epoch, .. } = cluster;
 
     let verify = |what: &str, root: [u8; 32], sig: &[u8; 96], domain_type: BeaconDomainType| {
         let signing_root = compute_signing_root(&root, &net.domain(epoch, domain_type));
@@ -591,4 +691,44 @@ fn four_operators_complete_validator_duties() {
             );
         }
     }
+}
+
+/// An aggregator instance left undecided (no QBFT message delivered) stops timing out once
+/// the next slot's duty starts: a superseded instance sends no more round changes.
+#[test]
+fn a_superseded_validator_instance_stops_its_round_timer() {
+    use ssv_core::types::BeaconRole;
+
+    let mut cluster = validator_cluster();
+    let duty = ValidatorDuty { role: BeaconRole::Aggregator as u64, ..cluster.base.clone() };
+    let queue =
+        OPERATORS.iter().map(|op| (*op, Input::StartDuty(Duty::Validator(duty.clone())))).collect();
+    let submissions = cluster.run(queue, false);
+    assert!(submissions.is_empty(), "nothing decided without QBFT messages");
+    let runner = |c: &ValidatorCluster| {
+        c.validators[&1].runners.get(&RunnerRole::Aggregator).expect("runner").poll_timeout()
+    };
+    let first = runner(&cluster).expect("the undecided instance of the running duty times out");
+
+    // Round 1 times out: a round change goes out.
+    let mut out = Vec::new();
+    let v = cluster.validators.get_mut(&1).expect("validator");
+    v.handle(first, Input::Timeout, &mut out).expect("timeout");
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Qbft(ssv_core::qbft::Output::Broadcast(_)))),
+        "a round change on the running duty's timeout: {out:?}"
+    );
+
+    // The next slot's duty starts (pre-consensus only): the old instance is superseded.
+    let next = ValidatorDuty { slot: SLOT + 1, ..duty };
+    let mut out = Vec::new();
+    v.handle(first, Input::StartDuty(Duty::Validator(next)), &mut out).expect("next duty");
+    assert_eq!(runner(&cluster), None, "no timer for a superseded instance");
+    let mut out = Vec::new();
+    let v = cluster.validators.get_mut(&1).expect("validator");
+    v.handle(first + 3_600_000, Input::Timeout, &mut out).expect("timeout");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Qbft(ssv_core::qbft::Output::Broadcast(_)))),
+        "no round change for the superseded instance: {out:?}"
+    );
 }

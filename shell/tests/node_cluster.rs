@@ -112,7 +112,7 @@ fn cluster() -> Cluster {
                 share_pubkey: hex0x(&p.public_key().to_bytes()),
                 committee: committee.clone(),
                 owner: hex0x(&[0; 20]),
-                fee_recipient: hex0x(&[0; 20]),
+                fee_recipient: hex0x(&fee_recipient(v)),
                 liquidated: false,
                 encrypted_secret: hex0x(&ciphertext),
             });
@@ -149,6 +149,7 @@ struct Node {
     task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     handle: DriverHandle,
+    metrics: Metrics,
 }
 
 /// Opens a redb file, waiting while a stopped node's last writer still holds it.
@@ -184,6 +185,7 @@ async fn start_node_with(
         SlashingDatabase::open(dir.join("slashing.redb"), network.genesis_validators_root)
     });
     let (transport, inbox) = hub.join(id);
+    let metrics = Metrics::new();
     let ctx = DriverContext {
         operator_id: id,
         operator_key: Arc::clone(&cluster.keys[&id]),
@@ -193,7 +195,7 @@ async fn start_node_with(
         slashing: Arc::new(slashing),
         beacon,
         transport: Arc::new(transport),
-        metrics: Metrics::new(),
+        metrics: metrics.clone(),
     };
     let driver = Driver::new(ctx).await.unwrap().with_builder_boost_factor(builder_boost_factor);
     assert_eq!(driver.validator_indices(), OURS.to_vec(), "operator {id} loaded every share");
@@ -202,7 +204,7 @@ async fn start_node_with(
     let task = tokio::spawn(driver.run(inbox, async move {
         let _ = stopped.await;
     }));
-    Node { task, stop, handle }
+    Node { task, stop, handle, metrics }
 }
 
 async fn sleep_until_ms(t: u64) {
@@ -224,6 +226,27 @@ fn num(v: &Value) -> u64 {
         Value::String(s) => s.parse().unwrap(),
         other => other.as_u64().unwrap(),
     }
+}
+
+/// The fee recipient the contract set for validator `v`'s owner (distinct per validator).
+fn fee_recipient(v: u64) -> [u8; 20] {
+    [0xf0 | v as u8; 20]
+}
+
+/// `prepare_beacon_proposer` bodies the simulator received, as (slot, [(validator, fee
+/// recipient)]).
+fn preparations(records: &[Value]) -> Vec<(u64, Vec<(u64, String)>)> {
+    records
+        .iter()
+        .filter(|r| r["route"] == "/eth/v1/validator/prepare_beacon_proposer")
+        .map(|r| {
+            let items = r["body"].as_array().unwrap().iter();
+            let items = items.map(|i| {
+                (num(&i["validator_index"]), i["fee_recipient"].as_str().unwrap().to_owned())
+            });
+            (num(&r["slot"]), items.collect())
+        })
+        .collect()
 }
 
 /// (validator, slot) pairs.
@@ -300,6 +323,40 @@ async fn stop(nodes: BTreeMap<OperatorId, Node>) {
     }
 }
 
+/// The value of the series `name` (with its labels, as exposed) in `text`.
+fn series(text: &str, name: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.split_once(' ').is_some_and(|(n, _)| n == name))
+        .unwrap_or_else(|| panic!("{name} not in\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A node's scrape after committee duties of which it stored `decided` decided messages:
+/// one decide each, with a round and a latency within the slot, a partial-signature quorum
+/// per decided slot, the three other nodes as peers, and the queue gauges exposed.
+fn assert_metrics(text: &str, decided: u64) {
+    let decides = series(text, "ssv_qbft_rounds_count{role=\"committee\"}");
+    assert_eq!(decides, decided as f64, "committee decides\n{text}");
+    assert_eq!(series(text, "ssv_qbft_decide_latency_seconds_count{role=\"committee\"}"), decides);
+    // Measured from slot start: the attestation data, hence the proposal, comes at 1/3
+    // slot (333 ms), so no decide is in the buckets up to 320 ms.
+    let early = "ssv_qbft_decide_latency_seconds_bucket{le=\"0.32\",role=\"committee\"}";
+    assert_eq!(series(text, early), 0.0, "{text}");
+    let latency = series(text, "ssv_qbft_decide_latency_seconds_sum{role=\"committee\"}");
+    assert!(latency >= decides / 3.0, "mean {latency}/{decides}");
+    // Rounds start at 1; with every node up most decide in round 1.
+    assert!(series(text, "ssv_qbft_rounds_sum{role=\"committee\"}") >= decides);
+    assert!(series(text, "ssv_qbft_rounds_bucket{le=\"1.0\",role=\"committee\"}") >= 1.0);
+    let psig = series(text, "ssv_partial_signature_latency_seconds_count{role=\"committee\"}");
+    // One post-consensus quorum per decided slot, but the last may still be missing.
+    assert!(psig >= 1.0 && psig <= decides, "{psig} partial-signature quorums, {decides} decides");
+    assert_eq!(series(text, "ssv_peers"), 3.0);
+    for queue in ["network_inbox", "events", "early_messages"] {
+        series(text, &format!("ssv_queue_depth{{queue=\"{queue}\"}}"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let _serial = SERIAL.lock().await;
@@ -315,10 +372,39 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
     let (first, last) = (SLOTS_PER_EPOCH + 2, SLOTS_PER_EPOCH + 9);
     // The last duty's slot plus one for its submissions.
     sleep_until_ms(slot_start(genesis, last + 2)).await;
+    let metrics: BTreeMap<OperatorId, Metrics> =
+        nodes.iter().map(|(id, n)| (*id, n.metrics.clone())).collect();
     stop(nodes).await;
     server.stop();
+    // Each node's scrape counts one decide per decided message it stored.
+    for (id, m) in &metrics {
+        let store = NodeStore::open(cluster.dirs[id].join("node.redb"), NETWORK).unwrap();
+        let stored =
+            (0..=last + 2).filter(|s| store.decided(&committee_executor(), *s).unwrap().is_some());
+        let text = m.encode();
+        assert_metrics(&text, stored.count() as u64);
+        // Loop time inside the core (printed for the record; see the node notes).
+        for input in ["partial_signature", "consensus", "other"] {
+            let name = format!("ssv_core_seconds_total{{input=\"{input}\"}}");
+            eprintln!("operator {id}: {name} {}", series(&text, &name));
+        }
+    }
 
-    let (att, sync) = accepted(&records(records_dir.path()));
+    let records = records(records_dir.path());
+    // Every node sent our validators' fee recipients at start (epoch 1) and once in each
+    // later epoch (2 and 3).
+    let preps = preparations(&records);
+    let expected: Vec<(u64, String)> =
+        OURS.iter().map(|v| (*v, hex0x(&fee_recipient(*v)))).collect();
+    assert!(preps.iter().all(|(_, items)| *items == expected), "{preps:?}");
+    let epochs: Vec<u64> = preps.iter().map(|(slot, _)| slot / SLOTS_PER_EPOCH).collect();
+    for epoch in 1..=3 {
+        let n = epochs.iter().filter(|e| **e == epoch).count();
+        // One per node (a call that failed on the client side is sent again).
+        assert!(n >= OPERATORS.len(), "preparations in epoch {epoch}: {preps:?}");
+    }
+
+    let (att, sync) = accepted(&records);
     let (due_att, due_sync) = due(genesis, first..=last);
     assert!(!due_att.is_empty() && !due_sync.is_empty(), "the window has duties");
     let missing_att: Vec<_> = due_att.difference(&att).collect();

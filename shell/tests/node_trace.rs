@@ -237,7 +237,7 @@ async fn a_traced_node_replays_to_identical_outputs() {
         .position(|r| matches!(r.input, Input::Response { response: Response::Signatures(_), .. }))
         .expect("a signing response");
     if let Input::Response { response: Response::Signatures(s), .. } = &mut changed[k].input {
-        s[0][10] ^= 0xff;
+        s[0].as_mut().expect("the first item was signed")[10] ^= 0xff;
     }
     let mut file = encode_preamble(&header).unwrap();
     for r in &changed {

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 use ssv_core::beacon::DataVersion;
 use ssv_core::crypto::bls::PublicKey;
+use ssv_simulator::chain::keys::derive_secret_key;
 use ssv_simulator::chain::{Chain, ChainConfig};
 use ssv_simulator::server::{Faults, ServerOptions, spawn};
 use ssv_simulator::sim::cli::{SimCommand, execute};
@@ -45,6 +46,11 @@ struct BeaconNodeArgs {
     /// File of validator public keys, one 0x-hex key per line, in index order.
     #[arg(long)]
     pubkeys: Option<PathBuf>,
+    /// Validators appended after those of --pubkeys (or --validators), keys derived from
+    /// --key-seed: the rest of the chain, so a small SSV cluster holds a realistic share of
+    /// proposals and sync-committee positions instead of all of them.
+    #[arg(long, default_value_t = 0)]
+    filler_validators: u64,
     /// Slot duration in seconds.
     #[arg(long, default_value_t = 12)]
     slot_seconds: u64,
@@ -57,7 +63,8 @@ struct BeaconNodeArgs {
     /// The fork in force from genesis (deneb, electra, fulu).
     #[arg(long, default_value = "electra")]
     fork: DataVersion,
-    /// Folder to append accepted submissions to (`submissions.jsonl`).
+    /// Folder to append accepted submissions (`submissions.jsonl`) and every request
+    /// received (`requests.jsonl`) to.
     #[arg(long)]
     record_dir: Option<PathBuf>,
     /// Fault: answer a route slowly, `ROUTE=MILLIS` (route is a path prefix). Repeatable.
@@ -70,6 +77,9 @@ struct BeaconNodeArgs {
     #[arg(long, default_value_t = 0)]
     head_lag: u64,
 }
+
+/// First derivation index of --filler-validators' keys.
+const FILLER_KEY_OFFSET: u64 = 1 << 40;
 
 fn read_pubkeys(path: &PathBuf) -> Result<Vec<PublicKey>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -96,8 +106,16 @@ async fn beacon_node(args: BeaconNodeArgs) -> Result<(), String> {
         head_lag_slots: args.head_lag,
     };
     let chain = match &args.pubkeys {
-        Some(path) => Chain::new(config, read_pubkeys(path)?),
-        None => Chain::from_seed(config, args.validators),
+        Some(path) => {
+            let mut keys = read_pubkeys(path)?;
+            // Filler keys come from their own index range, apart from --validators' keys.
+            keys.extend(
+                (0..args.filler_validators)
+                    .map(|i| derive_secret_key(args.key_seed, FILLER_KEY_OFFSET + i).public_key()),
+            );
+            Chain::new(config, keys)
+        }
+        None => Chain::from_seed(config, args.validators.saturating_add(args.filler_validators)),
     }
     .map_err(|e| e.to_string())?;
     let faults = Faults {

@@ -4,13 +4,16 @@
 //! chain as `now`. A ticker task publishes a `head` SSE event whenever the head slot moves.
 //! Faults ([`Faults`]) delay or fail chosen routes; a lagging head is a chain setting
 //! ([`crate::chain::ChainConfig::head_lag_slots`]). With a record folder, every accepted
-//! submission is appended to `<folder>/submissions.jsonl` as one [`crate::chain::Record`].
+//! submission is appended to `<folder>/submissions.jsonl` as one [`crate::chain::Record`],
+//! and every request received (GETs and refused ones too) to `<folder>/requests.jsonl` as
+//! one [`RequestRecord`], by a middleware that streams each line to the file as the
+//! response goes out (nothing is kept in memory).
 
 // Handlers return `Err(Response)` for early HTTP errors, the axum idiom; the size of
 // `Response` does not matter on this path.
 #![allow(clippy::result_large_err)]
 
-use std::io::Write;
+use std::io::{LineWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ssv_core::beacon::{
     DataVersion, SignedContributionAndProof, SignedValidatorRegistration, SignedVoluntaryExit,
@@ -63,8 +66,72 @@ impl Faults {
 pub struct ServerOptions {
     /// Faults to inject.
     pub faults: Faults,
-    /// Folder to append accepted submissions to (`submissions.jsonl`).
+    /// Folder to append accepted submissions (`submissions.jsonl`) and every request
+    /// received (`requests.jsonl`) to.
     pub record_dir: Option<PathBuf>,
+}
+
+/// File name, in the record folder, of the log of every request received.
+pub const REQUESTS_FILE: &str = "requests.jsonl";
+
+/// Largest request body read, bytes: a signed block with its blobs stays well below it; a
+/// larger body is answered 413 (and logged without its body).
+pub const MAX_REQUEST_BODY_BYTES: usize = 16 << 20;
+
+/// One request as received, a line of `requests.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// When it arrived, unix milliseconds.
+    pub unix_millis: u64,
+    /// The HTTP method (`GET`, `POST`).
+    pub method: String,
+    /// Path and query, as sent (`/eth/v1/validator/attestation_data?slot=3&committee_index=0`).
+    pub route: String,
+    /// The status answered.
+    pub status: u16,
+    /// The request's `Content-Type`, when it had one.
+    pub content_type: Option<String>,
+    /// `text` (the body is the UTF-8 text as sent) or `hex` (SSZ or other binary: `0x`-hex
+    /// of the bytes as sent).
+    pub body_encoding: String,
+    /// The body exactly as sent, in `body_encoding`; empty for no body.
+    pub body: String,
+}
+
+impl RequestRecord {
+    /// The body bytes as sent.
+    ///
+    /// # Errors
+    /// A `hex` body that is not hex.
+    pub fn body_bytes(&self) -> Result<Vec<u8>, hex::FromHexError> {
+        match self.body_encoding.as_str() {
+            "hex" => hex::decode(self.body.trim_start_matches("0x")),
+            _ => Ok(self.body.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// The `requests.jsonl` writer: each record is one line, written through at once.
+struct RequestLog {
+    path: PathBuf,
+    file: Mutex<LineWriter<std::fs::File>>,
+}
+
+impl RequestLog {
+    fn open(dir: &std::path::Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(REQUESTS_FILE);
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Self { path, file: Mutex::new(LineWriter::new(file)) })
+    }
+
+    fn write(&self, record: &RequestRecord) {
+        let line = serde_json::to_string(record).unwrap_or_default();
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = writeln!(file, "{line}") {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not log a request");
+        }
+    }
 }
 
 struct AppState {
@@ -73,6 +140,8 @@ struct AppState {
     head_events: broadcast::Sender<String>,
     /// Records already written to the record folder.
     written: Mutex<usize>,
+    /// Every request received, with a record folder.
+    requests: Option<RequestLog>,
 }
 
 type Shared = Arc<AppState>;
@@ -175,11 +244,16 @@ pub async fn spawn(
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (head_events, _) = broadcast::channel(64);
+    let requests = match &options.record_dir {
+        Some(dir) => Some(RequestLog::open(dir)?),
+        None => None,
+    };
     let state = Arc::new(AppState {
         chain: Mutex::new(chain),
         options,
         head_events,
         written: Mutex::new(0),
+        requests,
     });
     let ticker = tokio::spawn(head_ticker(state.clone()));
     let app = router(state);
@@ -259,7 +333,47 @@ fn router(state: Shared) -> Router {
         .route("/eth/v1/beacon/pool/voluntary_exits", post(voluntary_exit))
         .route("/eth/v1/events", get(events))
         .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
+        // Outermost: injected faults are logged with the status they answered.
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
+}
+
+/// Logs the request to `requests.jsonl` (with a record folder): the body is read whole
+/// (at most [`MAX_REQUEST_BODY_BYTES`]), handed on unchanged, and logged with the status
+/// answered.
+async fn log_request(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let Some(log) = &state.requests else { return next.run(request).await };
+    let unix_millis = now_ms();
+    let method = request.method().to_string();
+    let uri = request.uri();
+    let route = uri.path_and_query().map_or_else(|| uri.path().to_string(), |pq| pq.to_string());
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let (parts, body) = request.into_parts();
+    let (bytes, response) = match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
+        Ok(bytes) => {
+            let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+            (bytes, next.run(request).await)
+        }
+        Err(e) => (Bytes::new(), error(413, format!("body not read: {e}"))),
+    };
+    let binary = content_type.as_deref().is_some_and(|t| t.starts_with("application/octet-stream"));
+    let (body_encoding, body) = match std::str::from_utf8(&bytes) {
+        Ok(text) if !binary => ("text", text.to_string()),
+        _ => ("hex", hex0x(&bytes)),
+    };
+    log.write(&RequestRecord {
+        unix_millis,
+        method,
+        route,
+        status: response.status().as_u16(),
+        content_type,
+        body_encoding: body_encoding.into(),
+        body,
+    });
+    response
 }
 
 async fn inject_faults(State(state): State<Shared>, request: Request, next: Next) -> Response {

@@ -14,7 +14,7 @@ use super::container::{
 };
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
-use super::{Duty, Output, Request, Response, SignRequest, Submission};
+use super::{Duty, Output, Request, Response, SignRefusal, SignRequest, SignResult, Submission};
 use crate::beacon::{AttestationData, DataVersion, altair, electra, phase0};
 use crate::crypto::signing::{BeaconDomainType, compute_signing_root};
 use crate::crypto::threshold::ReconstructError;
@@ -81,6 +81,9 @@ pub struct CommitteeRunner {
     pub controller: Controller,
     /// The highest slot decided by this runner.
     pub highest_decided_slot: Slot,
+    /// Post-consensus items of the running duty the signer refused: (validator, signing
+    /// root, why). Their partial signatures were not sent; the others' still reconstruct.
+    pub refused: Vec<(ValidatorIndex, Root, SignRefusal)>,
     config: Arc<QbftConfig>,
     network: Arc<BeaconNetwork>,
     submitted: BTreeSet<(u64, ValidatorIndex)>,
@@ -110,6 +113,7 @@ impl CommitteeRunner {
             shares,
             controller,
             highest_decided_slot: 0,
+            refused: Vec::new(),
             config,
             network,
             submitted: BTreeSet::new(),
@@ -179,6 +183,7 @@ impl CommitteeRunner {
         let slot = duty.slot;
         self.state = Some(RunnerState::new(quorum, Duty::Committee(duty)));
         self.submitted.clear();
+        self.refused.clear();
         let id = self.request(Request::AttestationData { slot }, out);
         self.pending = Some(Pending::AttestationData { id, slot });
         Ok(())
@@ -216,8 +221,8 @@ impl CommitteeRunner {
                 };
                 self.decide(now, slot, vote.as_ssz_bytes(), out)
             }
-            (Pending::PostSign { slot, items, .. }, Response::Signatures(sigs)) => {
-                self.broadcast_post_consensus(slot, &items, &sigs, out)
+            (Pending::PostSign { slot, items, .. }, Response::Signatures(results)) => {
+                self.broadcast_post_consensus(slot, &items, results, out)
             }
             _ => Err(RunnerError::other("response of the wrong kind")),
         }
@@ -409,27 +414,41 @@ impl CommitteeRunner {
         Ok(())
     }
 
+    /// Broadcasts the partial signatures of the signed items and records the refused ones
+    /// in [`CommitteeRunner::refused`].
+    ///
+    /// # Errors
+    /// A result count unlike the item count (nothing recorded), or
+    /// [`RunnerError::SignRefused`] when no item was signed (the refusals recorded).
     fn broadcast_post_consensus(
         &mut self,
         slot: Slot,
         items: &[(ValidatorIndex, Root)],
-        sigs: &[[u8; 96]],
+        results: Vec<SignResult>,
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
-        if sigs.len() != items.len() {
+        if results.len() != items.len() {
             return Err(RunnerError::other("wrong number of signatures"));
         }
         let signer = self.controller.data().committee.operator_id;
-        let messages: Vec<PartialSignatureMessage> = items
-            .iter()
-            .zip(sigs)
-            .map(|((validator_index, signing_root), sig)| PartialSignatureMessage {
-                partial_signature: *sig,
-                signing_root: *signing_root,
-                signer,
-                validator_index: *validator_index,
-            })
-            .collect();
+        let mut messages = Vec::with_capacity(items.len());
+        for (&(validator_index, signing_root), result) in items.iter().zip(results) {
+            match result {
+                Ok(partial_signature) => messages.push(PartialSignatureMessage {
+                    partial_signature,
+                    signing_root,
+                    signer,
+                    validator_index,
+                }),
+                Err(reason) => self.refused.push((validator_index, signing_root, reason)),
+            }
+        }
+        if messages.is_empty() {
+            let Some((validator, _, reason)) = self.refused.first() else {
+                return Err(RunnerError::other("no item to sign"));
+            };
+            return Err(RunnerError::SignRefused { validator: *validator, reason: reason.clone() });
+        }
         let psig = PartialSignatureMessages {
             msg_type: PartialSigMsgType::PostConsensus as u64,
             slot,

@@ -1,9 +1,10 @@
 //! Runner errors, each with its ssv-spec v1.2.2 code where the spec has one.
 
+use super::SignRefusal;
 use crate::crypto::threshold::ReconstructError;
 use crate::error::{ErrorCode, SpecError};
 use crate::qbft::{QbftError, ValueCheckError};
-use crate::types::{Slot, ValidationError};
+use crate::types::{Slot, ValidationError, ValidatorIndex};
 
 /// Why a runner, a committee or a validator rejected an input (`ssv/*.go`).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -104,6 +105,15 @@ pub enum RunnerError {
     /// A value check failure (also: decided value invalid).
     #[error("value check: {}", .0.reason)]
     ValueCheck(ValueCheckError),
+    /// The signer refused every item of a sign request (no spec code); `validator` is the
+    /// first refused item's validator.
+    #[error("signing refused for validator {validator}: {reason}")]
+    SignRefused {
+        /// The validator of the first refused item.
+        validator: ValidatorIndex,
+        /// Why.
+        reason: SignRefusal,
+    },
     /// Anything the spec rejects without a code (unknown message, runner exists, missing
     /// request data, signing failure...).
     #[error("{0}")]
@@ -146,7 +156,10 @@ impl SpecError for RunnerError {
             Self::Qbft(e) => return e.code(),
             Self::Validation(e) => return e.code(),
             Self::ValueCheck(e) => return e.code,
-            Self::UnknownSigner | Self::ValidatorIdMismatch | Self::Other(_) => return None,
+            Self::UnknownSigner
+            | Self::ValidatorIdMismatch
+            | Self::SignRefused { .. }
+            | Self::Other(_) => return None,
         })
     }
 }

@@ -96,7 +96,8 @@ pub enum Request {
         /// The slot.
         slot: Slot,
     },
-    /// Sign each item with its share key: answer with [`Response::Signatures`] in order.
+    /// Sign each item with its share key: answer with [`Response::Signatures`], one
+    /// result per item in order (a signer may refuse single items).
     Sign(Vec<SignRequest>),
     /// `GetBeaconBlock(slot, graffiti, randao)`: answer with [`Response::ConsensusData`]
     /// (the block or block contents SSZ and its fork).
@@ -146,8 +147,9 @@ pub enum Request {
 pub enum Response {
     /// Attestation data for the requested slot.
     AttestationData(#[serde(with = "crate::trace::ssz_bytes")] AttestationData),
-    /// One signature per [`SignRequest`], in order.
-    Signatures(#[serde(with = "crate::trace::byte_array_list")] Vec<BlsSignatureBytes>),
+    /// One result per [`SignRequest`], in order: the share signature, or why the signer
+    /// refused that item. The committee runner goes on with the signed items.
+    Signatures(#[serde(with = "sign_results")] Vec<SignResult>),
     /// Consensus data from the beacon node: raw fork number and SSZ payload.
     ConsensusData {
         /// go-eth2-client `DataVersion` number.
@@ -159,6 +161,70 @@ pub enum Response {
     Flags(Vec<bool>),
     /// The request failed (the beacon node or the signer refused).
     Failed(String),
+}
+
+/// Why a signer refused one [`SignRequest`] (no spec code: the spec's signer cannot
+/// refuse a single item).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum SignRefusal {
+    /// Slashing protection refused the signing root (a double or surrounding vote, a
+    /// double proposal); the reason as the protection gave it.
+    #[error("slashing protection: {0}")]
+    Slashable(String),
+    /// The signer holds no secret for the share public key.
+    #[error("no secret for the share key")]
+    MissingKey,
+    /// Any other refusal (a request the signer does not serve, missing context).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The signer's answer to one [`SignRequest`].
+pub type SignResult = Result<BlsSignatureBytes, SignRefusal>;
+
+/// Serde for `Vec<SignResult>` (traces): each item a signature (96 bytes) or a refusal.
+mod sign_results {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{SignRefusal, SignResult};
+    use crate::types::BlsSignatureBytes;
+
+    #[derive(Serialize, Deserialize)]
+    enum Item {
+        Signed(#[serde(with = "crate::trace::byte_array")] BlsSignatureBytes),
+        Refused(SignRefusal),
+    }
+
+    pub(super) fn serialize<S: Serializer>(v: &[SignResult], s: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<Item> = v
+            .iter()
+            .map(|r| match r {
+                Ok(sig) => Item::Signed(*sig),
+                Err(e) => Item::Refused(e.clone()),
+            })
+            .collect();
+        items.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<SignResult>, D::Error> {
+        let items: Vec<Item> = Vec::deserialize(d)?;
+        Ok(items
+            .into_iter()
+            .map(|i| match i {
+                Item::Signed(sig) => Ok(sig),
+                Item::Refused(e) => Err(e),
+            })
+            .collect())
+    }
+}
+
+impl Response {
+    /// [`Response::Signatures`] with every item signed.
+    pub fn all_signed(sigs: Vec<BlsSignatureBytes>) -> Response {
+        Response::Signatures(sigs.into_iter().map(Ok).collect())
+    }
 }
 
 /// A signed object for the beacon node.

@@ -19,7 +19,7 @@ use super::committee_runner::{
 use super::container::{BlstThresholdBls, ThresholdBls};
 use super::error::RunnerError;
 use super::network::BeaconNetwork;
-use super::{Duty, Output, Request, Response, SignRequest, Submission};
+use super::{Duty, Output, Request, Response, SignRequest, SignResult, Submission};
 use crate::beacon::{
     ContributionAndProof, SignedContributionAndProof, SignedValidatorRegistration,
     SignedVoluntaryExit, SyncAggregatorSelectionData, ValidatorRegistration, VoluntaryExit,
@@ -167,8 +167,22 @@ impl ValidatorRunner {
     }
 
     /// The earliest QBFT deadline.
+    /// Round timeouts count only for the running duty's own instance (the Go node's
+    /// `HasRunningDuty` check on a timer event, and the instance at the duty's height): an
+    /// instance left undecided by a duty that was superseded or finished (a later slot's
+    /// duty in pre-consensus, a sync contribution whose selection proof did not select)
+    /// must not keep sending round changes for a slot nobody works on any more.
     pub fn poll_timeout(&self) -> Option<UnixMillis> {
+        if !self.timer_armed() {
+            return None;
+        }
         self.controller.as_ref().and_then(Controller::poll_timeout)
+    }
+
+    /// Whether the controller's current instance is the running duty's instance.
+    fn timer_armed(&self) -> bool {
+        let Some(height) = self.controller.as_ref().map(Controller::height) else { return false };
+        self.state.as_ref().is_some_and(|s| !s.finished && s.running_instance == Some(height))
     }
 
     fn request(&mut self, request: Request, out: &mut Vec<Output>) -> u64 {
@@ -373,16 +387,30 @@ impl ValidatorRunner {
         msg_type: PartialSigMsgType,
         slot: Slot,
         roots: &[Root],
-        sigs: &[BlsSignatureBytes],
+        results: &[SignResult],
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
-        if sigs.len() != roots.len() {
+        if results.len() != roots.len() {
             return Err(RunnerError::other("wrong number of signatures"));
         }
         let validator_index = self.duty()?.validator_index;
+        // One validator's roots belong together (RANDAO, a proof set, a block): a refused
+        // item fails the whole step.
+        let mut sigs = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(sig) => sigs.push(*sig),
+                Err(reason) => {
+                    return Err(RunnerError::SignRefused {
+                        validator: validator_index,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
         let messages: Vec<PartialSignatureMessage> = roots
             .iter()
-            .zip(sigs)
+            .zip(&sigs)
             .map(|(root, sig)| PartialSignatureMessage {
                 partial_signature: *sig,
                 signing_root: *root,
@@ -432,6 +460,9 @@ impl ValidatorRunner {
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
+        if !self.timer_armed() {
+            return Ok(());
+        }
         let Some(controller) = self.controller.as_mut() else { return Ok(()) };
         let mut qout = Vec::new();
         let res = controller.handle(now, ControllerInput::Timeout, &mut qout);

@@ -169,7 +169,7 @@ fn answer(aggregators: Option<&BTreeMap<String, bool>>, request: &Request) -> Re
                 };
                 sigs.push(sk.sign(&it.signing_root).to_bytes());
             }
-            Response::Signatures(sigs)
+            Response::all_signed(sigs)
         }
     }
 }

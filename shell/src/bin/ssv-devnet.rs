@@ -21,6 +21,11 @@ struct Args {
     /// Slots to run; then a summary is printed and the devnet stops.
     #[arg(long, default_value_t = 16)]
     slots: u64,
+    /// Validators of the simulated beacon chain in all: ours first, the rest unregistered
+    /// (default 8 x ours, so ours hold about an eighth of the proposals and of the 512
+    /// sync-committee positions, as a cluster would on a real chain, not all of them).
+    #[arg(long)]
+    chain_validators: Option<u64>,
     /// Slot duration in seconds (short for demos; 12 for realism). 4 s leaves room for a
     /// round change (first round ends 1/3 slot + 2 s in) when a leader is down.
     #[arg(long, default_value_t = 4)]
@@ -34,7 +39,15 @@ struct Args {
     /// … at the start of this slot of the run (1-based).
     #[arg(long, requires = "stop_operator")]
     at_slot: Option<u64>,
-    /// Write the simulator's genesis, spec, fork schedule, validators and submissions here.
+    /// Send the contract's `exitValidator` for this validator (beacon index) during the
+    /// run: the nodes then run its voluntary exit, which becomes a due duty …
+    #[arg(long, requires = "exit_at_slot")]
+    exit_validator: Option<u64>,
+    /// … at the start of this slot of the run (1-based).
+    #[arg(long, requires = "exit_validator")]
+    exit_at_slot: Option<u64>,
+    /// Write the simulator's genesis, spec, fork schedule, validators, every request it
+    /// received (`submissions.jsonl`) and the submissions it accepted here.
     #[arg(long)]
     record: Option<PathBuf>,
     /// Write the summary as JSON here.
@@ -80,6 +93,9 @@ fn main() -> ExitCode {
         slot_seconds: args.slot_seconds,
         slots_per_epoch: args.slots_per_epoch,
         stop_operator: args.stop_operator.zip(args.at_slot),
+        exit_validator: args.exit_validator.zip(args.exit_at_slot),
+        late_validators: None,
+        chain_validators: args.chain_validators,
         record: args.record,
         json_summary: args.json_summary,
         folder: args.folder,

@@ -11,7 +11,7 @@ use ssv_core::types::OperatorId;
 use tokio::sync::watch;
 
 use super::follower::{FollowError, Follower, FollowerConfig, RpcSource};
-use super::handler::EventHandler;
+use super::handler::{Effect, EventHandler};
 use super::store_redb::{ContractDbError, RedbContractStore};
 use crate::config::Config;
 use crate::store::NodeStore;
@@ -69,29 +69,46 @@ pub async fn sync_once(
     follower: &mut NodeFollower,
     store: &NodeStore,
 ) -> Result<Option<OperatorId>, ContractSyncError> {
-    let mut effects = Vec::new();
-    follower.sync_to_confirmed(&mut effects).await?;
+    sync_step(follower, store, &mut Vec::new()).await
+}
+
+/// As [`sync_once`], also pushing the effects of the events handled to `effects` (after
+/// the mirror, so the node store already holds what they name).
+///
+/// # Errors
+/// [`ContractSyncError`].
+pub async fn sync_step(
+    follower: &mut NodeFollower,
+    store: &NodeStore,
+    effects: &mut Vec<Effect>,
+) -> Result<Option<OperatorId>, ContractSyncError> {
+    follower.sync_to_confirmed(effects).await?;
     let contract = follower.handler().store();
     contract.mirror_into(store)?;
     Ok(contract.state().own_operator_id)
 }
 
 /// Follows the contract until `stop` turns true, every `poll`, mirroring after every
-/// step. Errors are logged and the step retried at the next poll (the follower already
-/// backs off inside).
+/// step and sending each step's effects (when any) to `effects`. Errors are logged and the
+/// step retried at the next poll (the follower already backs off inside).
 pub async fn follow(
     mut follower: NodeFollower,
     store: Arc<NodeStore>,
     poll: Duration,
     mut stop: watch::Receiver<bool>,
+    effects: tokio::sync::mpsc::UnboundedSender<Vec<Effect>>,
 ) {
     loop {
         if *stop.borrow() {
             return;
         }
-        match sync_once(&mut follower, &store).await {
+        let mut step = Vec::new();
+        match sync_step(&mut follower, &store, &mut step).await {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "contract sync failed; retrying"),
+        }
+        if !step.is_empty() {
+            let _ = effects.send(step);
         }
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}

@@ -11,14 +11,17 @@
 //! its output to `logs/<name>.log` in the run folder.
 //!
 //! Once every node is ready and has loaded its committee, the devnet runs `slots` slots:
-//! it asks the simulator for the duties of the registered validators, reads the
-//! simulator's record of accepted (signature-checked) submissions, prints a line per slot
-//! (two slots after it, when late submissions are in) and a summary. Every child is killed
+//! it asks the simulator for the duties of the registered validators (and signs the
+//! aggregator and sync-contributor selection proofs itself, see [`super::duties`]), reads
+//! the simulator's record of accepted (signature-checked) submissions, prints a line per
+//! slot with a column per role (two slots after it, when late submissions are in) and a
+//! summary. During the run it can stop an operator, send `exitValidator` for a validator
+//! (its voluntary exit is then due) and register more validators (known to the simulator
+//! from genesis), which the running nodes must pick up. Every child is killed
 //! when the [`Devnet`] is dropped, so an error, a panic or Ctrl-C (dropping the future)
 //! leaves nothing running.
 
 use std::fs::File;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,9 +35,16 @@ use ssv_core::types::OperatorId;
 
 use super::chain::{ChainError, DevnetChain, devnet_dir, free_port};
 use super::duties::{DutyBook, Role, RoleCounts, Slashable};
-use super::keys::{DevnetValidator, KeysError, keyshares_file, keyshares_item};
+use super::keys::{DevnetValidator, KeysError, keyshares_file, keyshares_item, validator_secret};
 use crate::beacon::{BeaconClient, Timeouts};
 use crate::config::{Config, ContractConfig, LogFormat, NetworkName};
+use crate::contract::events::abi;
+use crate::node::driver::{REGISTRATION_EPOCHS, beacon_network, is_aggregator};
+use ssv_core::beacon::altair::SyncAggregatorSelectionData;
+use ssv_core::crypto::bls::SecretKey;
+use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
+use ssv_core::runner::BeaconNetwork;
+use tree_hash::TreeHash;
 
 /// Slots between the nodes being ready and the first counted slot (the P2P mesh forms and
 /// the drivers fetch their duties).
@@ -43,6 +53,16 @@ pub const WARMUP_SLOTS: u64 = 2;
 pub const REPORT_LAG_SLOTS: u64 = 2;
 /// How long the nodes get to become ready and load their committees.
 pub const NODE_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Sync-committee positions an SSV validator duty carries (ssz-max of
+/// `ValidatorDuty.ValidatorSyncCommitteeIndices`).
+pub const MAX_SYNC_INDICES: usize = 13;
+/// Slots after a mid-run registration before the new validators' duties count (the nodes
+/// see the event at their next poll, load the share and fetch its duties).
+pub const LATE_GRACE_SLOTS: u64 = 2;
+/// The simulator's log of every request, in its record folder (`ssv-sim --record-dir`).
+pub const REQUESTS_FILE: &str = "requests.jsonl";
+/// The simulator's record of accepted submissions, in its record folder.
+pub const ACCEPTED_FILE: &str = "submissions.jsonl";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -59,6 +79,16 @@ pub struct DevnetOptions {
     pub slots_per_epoch: u64,
     /// Stop operator `.0` at the start of run slot `.1` (1-based).
     pub stop_operator: Option<(OperatorId, u64)>,
+    /// Send `exitValidator` for validator `.0` (beacon index) at the start of run slot
+    /// `.1` (1-based); its voluntary exit is then due.
+    pub exit_validator: Option<(u64, u64)>,
+    /// Register `.0` more validators (known to the beacon chain from genesis) at the start
+    /// of run slot `.1` (1-based), while the nodes run; their duties count from
+    /// [`LATE_GRACE_SLOTS`] after.
+    pub late_validators: Option<(u64, u64)>,
+    /// Validators of the simulated beacon chain in all, ours (and the late ones) first,
+    /// the rest unregistered fillers; `None`: 8 x ours. At least ours.
+    pub chain_validators: Option<u64>,
     /// Where to write the Beacon API record (see [`Devnet::write_record`]).
     pub record: Option<PathBuf>,
     /// Where to write the JSON summary.
@@ -243,10 +273,18 @@ pub struct Devnet {
     pub validator_pubkeys: Vec<String>,
     /// The simulator's record folder (`submissions.jsonl`).
     pub sim_record_dir: PathBuf,
+    /// The account that owns every validator.
+    pub owner: Address,
+    /// The operator ids (every validator's committee).
+    pub operator_ids: Vec<OperatorId>,
+    operator_keys: Vec<OperatorPublicKey>,
+    /// Validators known to the beacon chain but registered only mid-run.
+    pending: Vec<DevnetValidator>,
+    seed: String,
     nodes: Vec<NodeProc>,
     sim: Proc,
     // Declared last: dropped after the nodes, which follow it.
-    _chain: DevnetChain,
+    chain: DevnetChain,
 }
 
 fn repo_root() -> PathBuf {
@@ -290,6 +328,14 @@ impl Devnet {
                 "--validators, --slot-seconds and slots per epoch must be positive".into(),
             ));
         }
+        if let Some((v, at)) = opts.exit_validator
+            && (v >= opts.validators || at == 0 || at > opts.slots)
+        {
+            return Err(DevnetError::Options(format!(
+                "--exit-validator {v} --exit-at-slot {at}: the validator must exist and the slot be in 1..={}",
+                opts.slots
+            )));
+        }
         if let Some((id, at)) = opts.stop_operator
             && (id == 0 || id as usize > opts.operators || at == 0 || at > opts.slots)
         {
@@ -320,11 +366,14 @@ impl Devnet {
             keys.push(key);
         }
         let public: Vec<OperatorPublicKey> = keys.iter().map(|k| k.public_key().clone()).collect();
-        let validators: Vec<DevnetValidator> = (0..opts.validators)
+        let late = opts.late_validators.map_or(0, |(n, _)| n);
+        let mut validators: Vec<DevnetValidator> = (0..opts.validators + late)
             .map(|i| DevnetValidator::new(opts.seed.as_bytes(), i, &ids))
             .collect::<Result<_, _>>()?;
+        let pending = validators.split_off(opts.validators as usize);
         let validator_pubkeys: Vec<String> = validators
             .iter()
+            .chain(&pending)
             .map(|v| format!("0x{}", hex::encode(v.public_key.to_bytes())))
             .collect();
 
@@ -359,6 +408,8 @@ impl Devnet {
         // source and target are both 0).
         let slot_ms = opts.slot_seconds.saturating_mul(1000);
         let genesis_s = (now_ms() / 1000).saturating_sub(opts.slots_per_epoch * opts.slot_seconds);
+        let ours = validator_pubkeys.len() as u64;
+        let fillers = opts.chain_validators.unwrap_or(ours.saturating_mul(8)).saturating_sub(ours);
         let pubkeys_file = folder.join("validator_pubkeys.txt");
         write(&pubkeys_file, &(validator_pubkeys.join("\n") + "\n"))?;
         let sim_record_dir = folder.join("simulator-record");
@@ -370,6 +421,7 @@ impl Devnet {
             .args(["--port", &sim_port.to_string()])
             .arg("--pubkeys")
             .arg(&pubkeys_file)
+            .args(["--filler-validators", &fillers.to_string()])
             .args(["--slot-seconds", &opts.slot_seconds.to_string()])
             .args(["--slots-per-epoch", &opts.slots_per_epoch.to_string()])
             .args(["--genesis-time", &genesis_s.to_string()])
@@ -459,9 +511,14 @@ impl Devnet {
             slots_per_epoch: opts.slots_per_epoch,
             validator_pubkeys,
             sim_record_dir,
+            owner,
+            operator_ids: ids.clone(),
+            operator_keys: public.clone(),
+            pending,
+            seed: opts.seed.clone(),
             nodes,
             sim,
-            _chain: chain,
+            chain,
         };
         devnet.wait_nodes_loaded().await?;
         Ok(devnet)
@@ -538,24 +595,47 @@ impl Devnet {
             BeaconClient::new(&[self.beacon_url.as_str()], timeouts)
                 .map_err(|e| DevnetError::Beacon(e.to_string()))?,
         );
+        let net = beacon_network(&beacon).await.map_err(|e| DevnetError::Beacon(e.to_string()))?;
+        let secrets: Vec<SecretKey> = (0..self.validator_pubkeys.len() as u64)
+            .map(|i| validator_secret(self.seed.as_bytes(), i))
+            .collect();
         let indices: Vec<u64> = (0..self.validator_pubkeys.len() as u64).collect();
         let first = self.current_slot().saturating_add(WARMUP_SLOTS);
         let last = first.saturating_add(opts.slots.saturating_sub(1));
         let stop_at = opts.stop_operator.map(|(id, k)| (id, first.saturating_add(k - 1)));
+        let exit_at = opts.exit_validator.map(|(v, k)| (v, first.saturating_add(k - 1)));
+        let late_at = opts.late_validators.map(|(_, k)| first.saturating_add(k - 1));
+        // The first counted slot of each validator.
+        let registered = indices.len() - self.pending.len();
+        let from_slot: Vec<u64> = indices
+            .iter()
+            .map(|v| match late_at {
+                Some(at) if *v as usize >= registered => at.saturating_add(LATE_GRACE_SLOTS),
+                _ => first,
+            })
+            .collect();
         let mut book = DutyBook::new();
+        book.set_validators(&self.validator_pubkeys);
+        // Registrations: the node's schedule (see `node::driver::validators`).
+        let period = REGISTRATION_EPOCHS.saturating_mul(self.slots_per_epoch).max(1);
+        for slot in first..=last {
+            for v in &indices {
+                if v % period == slot % period && from_slot.get(*v as usize) <= Some(&slot) {
+                    book.add_due(slot, Role::ValidatorRegistration, *v);
+                }
+            }
+        }
         let mut fetched = std::collections::BTreeSet::new();
-        let records = self.sim_record_dir.join("submissions.jsonl");
+        let records = self.sim_record_dir.join(ACCEPTED_FILE);
         println!(
-            "running slots {first}..={last}{}",
-            stop_at.map(|(id, s)| format!("; operator {id} stops at slot {s}")).unwrap_or_default()
+            "running slots {first}..={last}{}{}",
+            stop_at.map(|(id, s)| format!("; operator {id} stops at slot {s}")).unwrap_or_default(),
+            exit_at.map(|(v, s)| format!("; validator {v} exits at slot {s}")).unwrap_or_default()
         );
-        println!(
-            "{:>6} {:>4} | {:<36} | {:<36} | missed",
-            "slot",
-            "run",
-            "attester done/due (median, max ms)",
-            "sync_committee done/due (median, max ms)"
-        );
+        let header: Vec<String> =
+            Role::ALL.iter().map(|r| format!("{:<16}", r.short_name())).collect();
+        println!("{:>6} {:>4} | {}| missed", "slot", "run", header.join("| "));
+        println!("{:>11} | {}|", "", ["done/due med ms"; 7].map(|h| format!("{h:<16}")).join("| "));
         let spe = self.slots_per_epoch.max(1);
         for s in first..=last.saturating_add(REPORT_LAG_SLOTS) {
             let wait = self.slot_start(s).saturating_sub(now_ms());
@@ -566,29 +646,31 @@ impl Devnet {
                 self.stop_operator(id);
                 println!("-- operator {id} stopped at slot {s}");
             }
+            if let Some((v, at)) = exit_at
+                && s == at
+            {
+                self.exit_validator(v).await?;
+                book.add_due(s, Role::VoluntaryExit, v);
+                println!("-- exitValidator sent for validator {v} at slot {s}");
+            }
+            if late_at == Some(s) {
+                let n = self.register_pending().await?;
+                println!("-- registered {n} more validators at slot {s}");
+            }
             self.check_alive()?;
+            let counted = |v: u64, slot: u64| {
+                slot >= first
+                    && slot <= last
+                    && from_slot.get(v as usize).is_some_and(|f| *f <= slot)
+            };
             for epoch in [s / spe, s / spe + 1] {
                 if epoch > last / spe || !fetched.insert(epoch) {
                     continue;
                 }
-                let att = beacon.attester_duties(epoch, &indices).await.map_err(|e| {
-                    DevnetError::Beacon(format!("attester duties of epoch {epoch}: {e}"))
-                })?;
-                for d in att.data {
-                    if (first..=last).contains(&d.slot) {
-                        book.add_due(d.slot, Role::Attester, d.validator_index);
-                    }
-                }
-                let sync = beacon.sync_duties(epoch, &indices).await.map_err(|e| {
-                    DevnetError::Beacon(format!("sync duties of epoch {epoch}: {e}"))
-                })?;
-                for slot in epoch * spe..(epoch + 1) * spe {
-                    if (first..=last).contains(&slot) {
-                        for d in &sync.data {
-                            book.add_due(slot, Role::SyncCommittee, d.validator_index);
-                        }
-                    }
-                }
+                self.add_epoch_duties(
+                    &beacon, &net, &secrets, &indices, epoch, &counted, &mut book,
+                )
+                .await?;
             }
             book.read_records(&std::fs::read_to_string(&records).unwrap_or_default());
             let Some(row) = s.checked_sub(REPORT_LAG_SLOTS).filter(|r| (first..=last).contains(r))
@@ -596,24 +678,26 @@ impl Devnet {
                 continue;
             };
             let start = |x: u64| self.slot_start(x);
-            let cell = |c: RoleCounts| {
-                format!(
-                    "{}/{} ({}, {})",
-                    c.done,
-                    c.due,
-                    c.median_latency_ms.map_or("-".into(), |v| v.to_string()),
-                    c.max_latency_ms.map_or("-".into(), |v| v.to_string())
-                )
-            };
-            let a = book.counts(row..=row, Role::Attester, start);
-            let y = book.counts(row..=row, Role::SyncCommittee, start);
-            let missed = a.missed + y.missed;
-            println!(
-                "{row:>6} {:>4} | {:<36} | {:<36} | {missed}",
-                row - first + 1,
-                cell(a),
-                cell(y)
-            );
+            let mut missed = 0;
+            let cells: Vec<String> = Role::ALL
+                .iter()
+                .map(|r| {
+                    let c = book.counts(row..=row, *r, start);
+                    missed += c.missed;
+                    let cell = if c.due == 0 {
+                        "-".to_string()
+                    } else {
+                        format!(
+                            "{}/{} {}",
+                            c.done,
+                            c.due,
+                            c.median_latency_ms.map_or("-".into(), |v| v.to_string())
+                        )
+                    };
+                    format!("{cell:<16}")
+                })
+                .collect();
+            println!("{row:>6} {:>4} | {}| {missed}", row - first + 1, cells.join("| "));
         }
         book.read_records(&std::fs::read_to_string(&records).unwrap_or_default());
         let start = |x: u64| self.slot_start(x);
@@ -632,7 +716,7 @@ impl Devnet {
         };
         for r in &summary.roles {
             println!(
-                "{:<15} due {:>5} done {:>5} missed {:>5} latency median {} ms, max {} ms",
+                "{:<22} due {:>5} done {:>5} missed {:>5} latency median {} ms, max {} ms",
                 r.role.name(),
                 r.counts.due,
                 r.counts.done,
@@ -656,11 +740,121 @@ impl Devnet {
         Ok(summary)
     }
 
+    /// Adds the duties of `epoch` in `slots` to `book`: attester, sync committee and
+    /// proposer duties from the simulator; aggregators and sync contributors where the
+    /// selection proof (signed here with the validator keys) selects them.
+    #[allow(clippy::too_many_arguments)]
+    async fn add_epoch_duties(
+        &self,
+        beacon: &BeaconClient,
+        net: &BeaconNetwork,
+        secrets: &[SecretKey],
+        indices: &[u64],
+        epoch: u64,
+        counted: &(dyn Fn(u64, u64) -> bool + Sync),
+        book: &mut DutyBook,
+    ) -> Result<(), DevnetError> {
+        let spe = self.slots_per_epoch.max(1);
+        let att = beacon
+            .attester_duties(epoch, indices)
+            .await
+            .map_err(|e| DevnetError::Beacon(format!("attester duties of epoch {epoch}: {e}")))?;
+        for d in att.data.iter().filter(|d| counted(d.validator_index, d.slot)) {
+            book.add_due(d.slot, Role::Attester, d.validator_index);
+            let Some(secret) = secrets.get(d.validator_index as usize) else { continue };
+            let proof =
+                sign_object(net, secret, d.slot, &d.slot, BeaconDomainType::SELECTION_PROOF);
+            if is_aggregator(d.committee_length, &proof) {
+                book.add_due(d.slot, Role::Aggregator, d.validator_index);
+            }
+        }
+        let proposers = beacon
+            .proposer_duties(epoch)
+            .await
+            .map_err(|e| DevnetError::Beacon(format!("proposer duties of epoch {epoch}: {e}")))?;
+        for d in proposers.data.iter().filter(|d| counted(d.validator_index, d.slot)) {
+            if indices.contains(&d.validator_index) {
+                book.add_due(d.slot, Role::Proposer, d.validator_index);
+            }
+        }
+        let sync = beacon
+            .sync_duties(epoch, indices)
+            .await
+            .map_err(|e| DevnetError::Beacon(format!("sync duties of epoch {epoch}: {e}")))?;
+        for slot in epoch * spe..(epoch + 1) * spe {
+            for d in sync.data.iter().filter(|d| counted(d.validator_index, slot)) {
+                book.add_due(slot, Role::SyncCommittee, d.validator_index);
+                let Some(secret) = secrets.get(d.validator_index as usize) else { continue };
+                // An SSV duty carries at most 13 sync-committee positions (the spec's
+                // `ValidatorDuty.ValidatorSyncCommitteeIndices`, ssz-max 13): only their
+                // subcommittees can be contribution duties. (A real validator holds a few
+                // positions; a devnet of a handful of validators holds ~512 / V each.)
+                let subs: std::collections::BTreeSet<u64> = d
+                    .validator_sync_committee_indices
+                    .iter()
+                    .take(MAX_SYNC_INDICES)
+                    .map(|i| net.sync_subnet(*i))
+                    .collect();
+                for sub in subs {
+                    let data = SyncAggregatorSelectionData { slot, subcommittee_index: sub };
+                    let proof = sign_object(
+                        net,
+                        secret,
+                        slot,
+                        &data,
+                        BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
+                    );
+                    if is_aggregator(net.sync_subcommittee_size, &proof) {
+                        book.add_contribution_due(slot, d.validator_index, sub);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers the validators held back for a mid-run registration; returns how many.
+    ///
+    /// # Errors
+    /// [`DevnetError::Chain`].
+    pub async fn register_pending(&mut self) -> Result<usize, DevnetError> {
+        let pending = std::mem::take(&mut self.pending);
+        let first_nonce = (self.validator_pubkeys.len() - pending.len()) as u64;
+        for (i, v) in pending.iter().enumerate() {
+            self.chain
+                .register_validator(self.owner, v, &self.operator_keys, first_nonce + i as u64)
+                .await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Sends `exitValidator` for validator `index` (beacon index) from its owner; the
+    /// nodes see the `ValidatorExited` event and run its voluntary exit.
+    ///
+    /// # Errors
+    /// [`DevnetError::Options`] for an unknown validator, [`DevnetError::Chain`].
+    pub async fn exit_validator(&self, index: u64) -> Result<(), DevnetError> {
+        let pubkey = self
+            .validator_pubkeys
+            .get(index as usize)
+            .and_then(|pk| hex::decode(pk.trim_start_matches("0x")).ok())
+            .ok_or_else(|| DevnetError::Options(format!("no validator {index}")))?;
+        let call = abi::SSVNetworkDevnet::exitValidatorCall {
+            publicKey: pubkey.into(),
+            operatorIds: self.operator_ids.clone(),
+        };
+        self.chain.send_call(self.owner, call).await?;
+        Ok(())
+    }
+
     /// Writes the simulator's own answers to `genesis`, `config/spec` and
     /// `config/fork_schedule` (`genesis.json`, `spec.json`, `fork_schedule.json`),
-    /// `validators.json` (`[{"index", "pubkey"}]`) and `submissions.jsonl`: the
-    /// simulator's record (`unix_millis`, `slot`, `route`, `body`) of every submission it
-    /// accepted and every subscription it received.
+    /// `validators.json` (`[{"index", "pubkey"}]`), `submissions.jsonl`: every Beacon API
+    /// request the simulator received, GETs and refused submissions included (one
+    /// `ssv_simulator::server::RequestRecord` a line: `unix_millis`, `method`, `route` with
+    /// its query, `status`, `content_type`, `body_encoding` and `body` as sent), and
+    /// `accepted.jsonl`: the simulator's record (`unix_millis`, `slot`, `route`, `body`) of
+    /// every submission it accepted (signature checked) and every subscription.
     ///
     /// # Errors
     /// [`DevnetError`].
@@ -689,12 +883,33 @@ impl Devnet {
             &dir.join("validators.json"),
             &serde_json::to_string_pretty(&validators).unwrap_or_default(),
         )?;
-        let from = self.sim_record_dir.join("submissions.jsonl");
-        let text = std::fs::read_to_string(&from).unwrap_or_default();
-        let mut out = File::create(dir.join("submissions.jsonl")).map_err(io_err(dir))?;
-        out.write_all(text.as_bytes()).map_err(io_err(dir))?;
+        // Copied (streamed, not read whole): a long run's log can be large.
+        for (from, to) in [(REQUESTS_FILE, "submissions.jsonl"), (ACCEPTED_FILE, "accepted.jsonl")]
+        {
+            let from = self.sim_record_dir.join(from);
+            let to = dir.join(to);
+            match File::open(&from) {
+                Ok(mut input) => {
+                    let mut out = File::create(&to).map_err(io_err(&to))?;
+                    std::io::copy(&mut input, &mut out).map_err(io_err(&to))?;
+                }
+                Err(_) => write(&to, "")?,
+            }
+        }
         Ok(())
     }
+}
+
+/// The signature of `object` with `domain_type` at `slot`'s epoch (a selection proof).
+fn sign_object<T: TreeHash>(
+    net: &BeaconNetwork,
+    secret: &SecretKey,
+    slot: u64,
+    object: &T,
+    domain_type: BeaconDomainType,
+) -> [u8; 96] {
+    let domain = net.domain(net.epoch_at_slot(slot), domain_type);
+    secret.sign(&compute_signing_root(&object.tree_hash_root().0, &domain)).to_bytes()
 }
 
 /// Starts the devnet, runs it, and stops every process.

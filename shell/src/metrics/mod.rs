@@ -4,18 +4,21 @@
 //! - `duties_total{role,outcome}`: duties finished, by runner role and outcome
 //!   (`success`, `failed`, `timeout`, `slashing_refused`);
 //! - `qbft_rounds{role}`: the round at which an instance decided;
-//! - `qbft_decide_latency_seconds{role}`: duty start to decided;
-//! - `partial_signature_latency_seconds{role}`: from sending our partial signature to
-//!   reconstructing the full one;
+//! - `qbft_decide_latency_seconds{role}`: slot start to decided;
+//! - `partial_signature_latency_seconds{role}`: from the first partial signature of a
+//!   runner's slot and message type to the quorum that reconstructed the full one;
 //! - `beacon_errors_total{endpoint}`: failed Beacon API calls by route;
 //! - `peers`: connected P2P peers;
-//! - `queue_depth{queue}`: messages waiting in the node's queues.
+//! - `queue_depth{queue}`: messages waiting in the node's queues;
+//! - `core_seconds_total{input}`: event-loop time spent inside the core's `handle`, by
+//!   input kind (`partial_signature`, `consensus`, `other`).
 //!
 //! `/health` answers 200 while the process serves; `/ready` answers 200 once the node is
 //! ready for duties (database open, beacon node reachable on the right network) and 503
 //! with the reason otherwise.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -54,6 +57,13 @@ pub struct EndpointLabels {
     pub endpoint: String,
 }
 
+/// `{input}` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InputLabels {
+    /// Input kind.
+    pub input: String,
+}
+
 /// `{queue}` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
@@ -75,7 +85,10 @@ pub const ROLES: [&str; 6] = [
 pub const OUTCOMES: [&str; 4] = ["success", "failed", "timeout", "slashing_refused"];
 
 /// The node's queues, as metric labels.
-pub const QUEUES: [&str; 3] = ["network_inbox", "beacon_requests", "signing"];
+/// `network_inbox`: messages from the transport not yet handled; `events`: finished
+/// beacon calls, signatures and timers not yet fed back; `early_messages`: messages held
+/// for retry until their proposal or duty arrives.
+pub const QUEUES: [&str; 3] = ["network_inbox", "events", "early_messages"];
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -107,6 +120,8 @@ pub struct Metrics {
     pub peers: Gauge,
     /// `ssv_queue_depth`.
     pub queue_depth: Family<QueueLabels, Gauge>,
+    /// `ssv_core_seconds_total`.
+    pub core_seconds: Family<InputLabels, Counter<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -127,16 +142,17 @@ impl Metrics {
         let beacon_errors = Family::<EndpointLabels, Counter>::default();
         let peers = Gauge::default();
         let queue_depth = Family::<QueueLabels, Gauge>::default();
+        let core_seconds = Family::<InputLabels, Counter<f64, AtomicU64>>::default();
         registry.register("duties", "Duties finished, by role and outcome", duties.clone());
         registry.register("qbft_rounds", "Round at which QBFT decided", qbft_rounds.clone());
         registry.register(
             "qbft_decide_latency_seconds",
-            "Duty start to QBFT decided",
+            "Slot start to QBFT decided",
             decide_latency.clone(),
         );
         registry.register(
             "partial_signature_latency_seconds",
-            "Own partial signature sent to full signature reconstructed",
+            "First partial signature to reconstructed quorum",
             partial_signature_latency.clone(),
         );
         registry.register(
@@ -146,6 +162,11 @@ impl Metrics {
         );
         registry.register("peers", "Connected P2P peers", peers.clone());
         registry.register("queue_depth", "Messages waiting, by queue", queue_depth.clone());
+        registry.register(
+            "core_seconds",
+            "Event-loop time inside the core, by input kind",
+            core_seconds.clone(),
+        );
         // Series that exist from the start, so dashboards see zeros rather than gaps.
         for role in ROLES {
             for outcome in OUTCOMES {
@@ -169,6 +190,7 @@ impl Metrics {
             beacon_errors,
             peers,
             queue_depth,
+            core_seconds,
         }
     }
 

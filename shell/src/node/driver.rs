@@ -23,9 +23,9 @@
 //! Every attestation signature with a share key is made only after
 //! [`SlashingDatabase::check_and_insert_attestation`] accepted it for that share public
 //! key (source and target come from the value the runner just decided), every block
-//! signature only after [`SlashingDatabase::check_and_insert_block`] did; a refused
-//! request is answered [`Response::Failed`] and nothing in it is signed (the runner takes
-//! one answer per request, so one refused item fails the whole request). The value checks
+//! signature only after [`SlashingDatabase::check_and_insert_block`] did. The committee
+//! signer answers per item: a refused item (slashing protection, missing key) is a
+//! [`SignRefusal`] and the runner goes on with the other validators' signatures. The value checks
 //! consult the database read-only before a value is decided ([`validators::DbProtection`]).
 //! Decided messages and the highest decided height per executor are written to the node
 //! store; a restarted node starts no committee duty at or below its highest decided slot.
@@ -53,25 +53,30 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, Submission,
+    RunnerValueCheck, SignRefusal, SignRequest, SignResult, Submission,
 };
 use ssv_core::slashing::AttestationToSign;
 use ssv_core::types::{
     BeaconRole, BeaconVote, BlsPublicKeyBytes, CommitteeDuty, CommitteeId, DomainType, Epoch,
-    MessageId, OperatorId, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot, ValidatorDuty,
-    ValidatorIndex,
+    MessageId, MsgType, OperatorId, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot,
+    ValidatorDuty, ValidatorIndex,
 };
 use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 use tokio::sync::mpsc;
 
+pub mod observe;
+pub mod psig;
 pub mod validators;
 
-pub use validators::{DriverHandle, REGISTRATION_EPOCHS, is_aggregator};
+pub use validators::{
+    DriverHandle, EXIT_POSTPONE_SLOTS, LoadedShare, REGISTRATION_EPOCHS, ValidatorChange,
+    is_aggregator,
+};
 
 use super::network::{Incoming, Topic, Transport};
 use crate::beacon::BeaconClient;
-use crate::beacon::types::{AttesterDuty, ProposerDuty, SyncDuty};
+use crate::beacon::types::{AttesterDuty, ProposerDuty, ProposerPreparation, SyncDuty};
 use crate::metrics::{DutyLabels, Metrics};
 use crate::slashing_protection::SlashingDatabase;
 use crate::store::{ExecutorId, NodeStore, StoreError, ValidatorMetadata};
@@ -283,6 +288,17 @@ enum Event {
     StartExit {
         validator: ValidatorIndex,
     },
+    /// A committee message whose partial signatures were checked off the loop.
+    Verified {
+        committee: CommitteeId,
+        msg: SignedSsvMessage,
+    },
+    /// `prepare_beacon_proposer` of `epoch` failed.
+    PrepareFailed {
+        epoch: Epoch,
+    },
+    /// Validators added, removed or exited while running (see [`validators`]).
+    Validators(validators::ValidatorChange),
     /// The committee's submissions of `slot` were answered.
     Submitted {
         committee: CommitteeId,
@@ -310,6 +326,8 @@ pub struct Driver {
     attestation_data: BTreeMap<Slot, AttestationData>,
     /// Validator-level runners by validator index.
     vals: BTreeMap<ValidatorIndex, validators::ValidatorState>,
+    /// Validator index by validator public key (finds a message's validator).
+    val_by_key: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
     /// Validator-level duties by slot, keyed by (validator, role).
     validator_duties: BTreeMap<Slot, BTreeMap<(ValidatorIndex, u64), ValidatorDuty>>,
     /// The slot of the start-up registrations (set at the first slot).
@@ -320,6 +338,14 @@ pub struct Driver {
     builder_boost_factor: Option<u64>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    /// Metric hooks of the feed loops.
+    observer: observe::Observer,
+    /// The epoch whose `prepare_beacon_proposer` was sent (or is in flight).
+    prepared_epoch: Option<Epoch>,
+    /// Partial signatures verified (and quorums reconstructed) off the loop ([`psig`]).
+    verified: Arc<psig::VerifiedCache>,
+    /// Whether committee partial-signature messages are verified off the loop first.
+    precheck: bool,
     /// The input recorder (`--trace-dir`), see [`Driver::enable_trace`].
     trace: Option<crate::trace::NodeTracer>,
 }
@@ -441,6 +467,7 @@ impl Driver {
         let mut validators = BTreeMap::new();
         let mut vals = BTreeMap::new();
         let verifier = CachedRsaVerifier::default();
+        let verified = Arc::new(psig::VerifiedCache::default());
         for (ids, shares) in groups {
             let cid = CommitteeId::from_operators(&ids);
             let committee_ops: Vec<ssv_core::qbft::Operator> = ids
@@ -462,6 +489,7 @@ impl Driver {
                 MessageId::for_committee(ctx.domain_type, RunnerRole::Committee, &cid.0).0;
             let duty_context = Arc::new(Mutex::new(DutyContext::default()));
             let create = runner_factory(&ctx, &member, executor, &duty_context, &verifier);
+            let create = with_cached_bls(create, &verified);
             let mut by_index = BTreeMap::new();
             let mut secrets = BTreeMap::new();
             for (share, secret) in shares {
@@ -503,6 +531,7 @@ impl Driver {
             );
         }
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let observer = observe::Observer::new(ctx.metrics.clone(), Arc::clone(&ctx.network));
         Ok(Driver {
             ctx,
             committees,
@@ -511,6 +540,10 @@ impl Driver {
             requested_epochs: BTreeSet::new(),
             scheduled_slots: BTreeSet::new(),
             attestation_data: BTreeMap::new(),
+            val_by_key: vals
+                .iter()
+                .map(|(i, v)| (v.validator.share.validator_pub_key, *i))
+                .collect(),
             vals,
             validator_duties: BTreeMap::new(),
             startup_registration: None,
@@ -518,8 +551,21 @@ impl Driver {
             builder_boost_factor: None,
             events_tx,
             events_rx,
+            observer,
+            prepared_epoch: None,
+            verified,
+            precheck: true,
             trace: None,
         })
+    }
+
+    /// Whether committee partial-signature messages are verified, and their quorums
+    /// reconstructed, on the blocking pool before the core sees them (default on; off, the
+    /// core does that work on the loop thread, as for measuring the difference).
+    #[must_use]
+    pub fn with_partial_signature_precheck(mut self, on: bool) -> Self {
+        self.precheck = on;
+        self
     }
 
     /// Records every input given to the cores from now on into `dir` (see
@@ -565,7 +611,10 @@ impl Driver {
         if now_ms() >= net.genesis_ms {
             self.on_slot(slot);
         }
+        let metrics = self.ctx.metrics.clone();
         loop {
+            metrics.set_queue_depth("network_inbox", inbox.len());
+            metrics.set_queue_depth("events", self.events_rx.len());
             let next_slot_at = net.slot_start(slot.saturating_add(1));
             let timeout_at = self
                 .committees
@@ -636,6 +685,8 @@ impl Driver {
                 }
             });
         }
+        self.record_gauges();
+        self.prepare_proposers(epoch);
         self.started_slot = Some(slot);
         self.start_validator_duties(slot);
         self.prune_validators(slot);
@@ -645,6 +696,7 @@ impl Driver {
         self.duties.retain(|s, _| *s >= slot);
         self.scheduled_slots.retain(|s| *s >= slot);
         self.attestation_data.retain(|s, _| *s >= keep_from);
+        self.observer.prune(keep_from);
         self.requested_epochs.retain(|e| *e >= epoch);
         for c in self.committees.values_mut() {
             c.committee.runners.retain(|s, _| *s >= keep_from);
@@ -652,6 +704,47 @@ impl Driver {
             c.submitted.retain(|s| *s >= keep_from);
             c.retry.retain(|(s, _)| s.saturating_add(1) >= slot);
         }
+    }
+
+    /// Sends the fee recipients of the node's validators (`prepare_beacon_proposer`) once
+    /// per epoch, the first time at start-up, as the Go node's fee-recipient controller
+    /// does. The addresses are the shares' (the contract's `FeeRecipientAddressUpdated` of
+    /// the owner, else the owner address, as the store holds them). A failed call is
+    /// retried at the next slot.
+    fn prepare_proposers(&mut self, epoch: Epoch) {
+        if self.vals.is_empty() || self.prepared_epoch.is_some_and(|e| e >= epoch) {
+            return;
+        }
+        self.prepared_epoch = Some(epoch);
+        let items: Vec<ProposerPreparation> = self
+            .vals
+            .iter()
+            .map(|(index, v)| ProposerPreparation {
+                validator_index: *index,
+                fee_recipient: v.validator.share.fee_recipient_address,
+            })
+            .collect();
+        let beacon = Arc::clone(&self.ctx.beacon);
+        let metrics = self.ctx.metrics.clone();
+        self.spawn_event(async move {
+            match beacon.prepare_beacon_proposer(&items).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(epoch, error = %e, "prepare_beacon_proposer failed; retried");
+                    metrics.beacon_error("prepare_beacon_proposer");
+                    Some(Event::PrepareFailed { epoch })
+                }
+            }
+        });
+    }
+
+    /// Sets the per-slot gauges: peers and early messages held.
+    fn record_gauges(&self) {
+        let m = &self.ctx.metrics;
+        m.peers.set(i64::try_from(self.ctx.transport.peer_count()).unwrap_or(i64::MAX));
+        let held = self.committees.values().map(|c| c.retry.len()).sum::<usize>()
+            + self.vals.values().map(|v| v.retry.len()).sum::<usize>();
+        m.set_queue_depth("early_messages", held);
     }
 
     /// Fetches attestation data at 1/3 of `slot` when it has duties.
@@ -706,6 +799,13 @@ impl Driver {
                 self.serve_deferred(validator, id, request);
             }
             Event::StartExit { validator } => self.start_exit(validator),
+            Event::Verified { committee, msg } => self.feed(committee, Input::Message(msg)),
+            Event::PrepareFailed { epoch } => {
+                if self.prepared_epoch == Some(epoch) {
+                    self.prepared_epoch = None;
+                }
+            }
+            Event::Validators(change) => self.on_validator_change(change),
             Event::Submitted { committee, slot } => {
                 if let Some(c) = self.committees.get_mut(&committee) {
                     c.submitted.insert(slot);
@@ -814,9 +914,44 @@ impl Driver {
             .find(|cid| cid.message_id_belongs(&msg.ssv_message.msg_id))
             .copied();
         match cid {
-            Some(cid) => self.feed(cid, Input::Message(msg)),
+            Some(cid) => {
+                if let Some(msg) = self.precheck_partials(cid, msg, false) {
+                    self.feed(cid, Input::Message(msg));
+                }
+            }
             None => self.on_validator_message(msg),
         }
+    }
+
+    /// Sends a committee's partial-signature message to the blocking pool for batch
+    /// verification and quorum reconstruction ([`psig`]); it comes back as
+    /// [`Event::Verified`]. Returns any other message (or all, when prechecks are off).
+    /// `trusted`: our own signatures, remembered without verification.
+    fn precheck_partials(
+        &self,
+        cid: CommitteeId,
+        msg: SignedSsvMessage,
+        trusted: bool,
+    ) -> Option<SignedSsvMessage> {
+        if !self.precheck || msg.ssv_message.msg_type != MsgType::PartialSignature as u64 {
+            return Some(msg);
+        }
+        let Some(c) = self.committees.get(&cid) else { return Some(msg) };
+        let Ok(psig) = msg.ssv_message.decode_partial_signatures() else { return Some(msg) };
+        let items = psig_items(&c.committee.shares, &psig);
+        if items.is_empty() {
+            return Some(msg);
+        }
+        let verified = Arc::clone(&self.verified);
+        let tx = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let stats = verified.verify_and_track(&items, trusted);
+            if stats.invalid > 0 {
+                tracing::debug!(?stats, "partial signatures that do not verify");
+            }
+            let _ = tx.send(Event::Verified { committee: cid, msg });
+        });
+        None
     }
 
     fn on_timeout(&mut self) {
@@ -843,18 +978,22 @@ impl Driver {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
+            let probe = observe::Probe::of(&input);
+            let now = now_ms();
             let (res, out) = {
                 let Some(c) = self.committees.get_mut(&cid) else { return };
                 let mut out = Vec::new();
-                let now = now_ms();
                 let core = ssv_core::trace::CoreRef::Committee(cid.0);
                 let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
+                let started = std::time::Instant::now();
                 let res = c.committee.handle(now, input, &mut out);
+                self.observer.core_time(probe.as_ref(), started.elapsed());
                 if let (Some(t), Some(p)) = (self.trace.as_mut(), traced) {
                     t.finish(p, &res, &out);
                 }
                 (res, out)
             };
+            self.observer.handled(probe, "committee", res.is_ok(), &out, now);
             match res {
                 Ok(()) => accepted_any = true,
                 Err(e) => self.on_rejected(cid, &e, retry_copy),
@@ -891,6 +1030,7 @@ impl Driver {
         let Some(c) = self.committees.get_mut(&cid) else { return };
         let mut decided_in_batch: Option<(Slot, BeaconVote)> = None;
         let mut submissions = Vec::new();
+        let mut own = Vec::new();
         for o in out {
             match o {
                 Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
@@ -898,8 +1038,10 @@ impl Driver {
                     if let Err(e) = self.ctx.transport.broadcast(c.topic, data) {
                         tracing::warn!(error = %e, "broadcast failed");
                     }
-                    // Gossipsub delivers a node's own publications to itself too.
-                    queue.push_back(Input::Message(m));
+                    // Gossipsub delivers a node's own publications to itself too. Our
+                    // partial signatures take the precheck path (trusted), so the quorum
+                    // they complete is reconstructed off the loop.
+                    own.push(m);
                 }
                 Output::Qbft(ssv_core::qbft::Output::TimerSet { .. }) => {}
                 Output::Qbft(ssv_core::qbft::Output::Decided(d)) => {
@@ -950,21 +1092,20 @@ impl Driver {
                     let metrics = self.ctx.metrics.clone();
                     let tx = self.events_tx.clone();
                     tokio::task::spawn_blocking(move || {
-                        let response = sign(&slashing, &secrets, vote.map(|v| v.1), &items);
-                        if let Response::Failed(reason) = &response {
-                            tracing::error!(%reason, "signing refused");
-                            metrics
-                                .duties
-                                .get_or_create(&DutyLabels {
-                                    role: "committee".into(),
-                                    outcome: "slashing_refused".into(),
-                                })
-                                .inc();
+                        let results = sign(&slashing, &secrets, vote.map(|v| v.1), &items);
+                        for (item, result) in items.iter().zip(&results) {
+                            let Err(reason) = result else { continue };
+                            tracing::error!(
+                                validator = item.validator_index,
+                                %reason,
+                                "signing refused"
+                            );
+                            metrics.duty("committee", "slashing_refused");
                         }
                         let _ = tx.send(Event::Response {
                             target: Target::Committee(cid),
                             id,
-                            response,
+                            response: Response::Signatures(results),
                         });
                     });
                 }
@@ -981,6 +1122,11 @@ impl Driver {
         }
         if !submissions.is_empty() {
             spawn_submit(&self.ctx, submissions, "committee", Some((self.events_tx.clone(), cid)));
+        }
+        for m in own {
+            if let Some(m) = self.precheck_partials(cid, m, true) {
+                queue.push_back(Input::Message(m));
+            }
         }
     }
 }
@@ -1053,40 +1199,40 @@ fn message_slot(m: &SignedSsvMessage) -> Option<Slot> {
     m.ssv_message.decode_partial_signatures().ok().map(|p| p.slot)
 }
 
-/// Signs `items` with their share secrets, each attestation only after the slashing
-/// database accepted it (source and target from `vote`).
+/// Signs each of `items` with its share secret, each attestation only after the slashing
+/// database accepted it (source and target from `vote`); one result per item, in order.
 fn sign(
     slashing: &SlashingDatabase,
     secrets: &BTreeMap<BlsPublicKeyBytes, SecretKey>,
     vote: Option<BeaconVote>,
     items: &[SignRequest],
-) -> Response {
-    let mut sigs = Vec::with_capacity(items.len());
-    for item in items {
-        let Some(secret) = secrets.get(&item.share_pub_key) else {
-            return Response::Failed("no secret for the share key".into());
+) -> Vec<SignResult> {
+    items.iter().map(|item| sign_one(slashing, secrets, vote, item)).collect()
+}
+
+fn sign_one(
+    slashing: &SlashingDatabase,
+    secrets: &BTreeMap<BlsPublicKeyBytes, SecretKey>,
+    vote: Option<BeaconVote>,
+    item: &SignRequest,
+) -> SignResult {
+    let secret = secrets.get(&item.share_pub_key).ok_or(SignRefusal::MissingKey)?;
+    if item.domain_type == BeaconDomainType::BEACON_ATTESTER {
+        let vote = vote.ok_or_else(|| {
+            SignRefusal::Other("attestation to sign without a decided vote".into())
+        })?;
+        let att = AttestationToSign {
+            source_epoch: vote.source.epoch,
+            target_epoch: vote.target.epoch,
+            signing_root: item.signing_root,
         };
-        if item.domain_type == BeaconDomainType::BEACON_ATTESTER {
-            let Some(vote) = vote else {
-                return Response::Failed("attestation to sign without a decided vote".into());
-            };
-            let att = AttestationToSign {
-                source_epoch: vote.source.epoch,
-                target_epoch: vote.target.epoch,
-                signing_root: item.signing_root,
-            };
-            if let Err(e) = slashing.check_and_insert_attestation(&item.share_pub_key, &att) {
-                return Response::Failed(format!(
-                    "slashing protection refused validator {}: {e}",
-                    item.validator_index
-                ));
-            }
-        } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
-            return Response::Failed("block signing needs the proposer runner".into());
-        }
-        sigs.push(secret.sign(&item.signing_root).to_bytes());
+        slashing
+            .check_and_insert_attestation(&item.share_pub_key, &att)
+            .map_err(|e| SignRefusal::Slashable(e.to_string()))?;
+    } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
+        return Err(SignRefusal::Other("block signing needs the proposer runner".into()));
     }
-    Response::Signatures(sigs)
+    Ok(secret.sign(&item.signing_root).to_bytes())
 }
 
 async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> Result<(), String> {
@@ -1105,6 +1251,42 @@ async fn submit(beacon: &BeaconClient, net: &BeaconNetwork, s: &Submission) -> R
         other => return validators::submit_validator(beacon, net, other).await,
     };
     res.map_err(|e| e.to_string())
+}
+
+/// The partial-signature items of `psig` to verify, with the signers' share keys from
+/// `shares` (by validator index); signatures of unknown validators or signers are left to
+/// the core.
+fn psig_items(
+    shares: &BTreeMap<ValidatorIndex, Share>,
+    psig: &ssv_core::types::PartialSignatureMessages,
+) -> Vec<psig::Item> {
+    psig.messages
+        .iter()
+        .filter_map(|m| {
+            let share = shares.get(&m.validator_index)?;
+            let member = share.committee.iter().find(|s| s.signer == m.signer)?;
+            let n = share.committee.len();
+            Some(psig::Item {
+                validator_pub_key: share.validator_pub_key,
+                share_key: member.share_pub_key,
+                signer: m.signer,
+                root: m.signing_root,
+                signature: m.partial_signature,
+                quorum: n.saturating_sub(n.saturating_sub(1) / 3),
+            })
+        })
+        .collect()
+}
+
+/// `create` with the runners answering partial-signature checks and reconstructions from
+/// `verified` when it holds them ([`psig::CachedBls`]).
+fn with_cached_bls(
+    create: ssv_core::runner::CreateRunner,
+    verified: &Arc<psig::VerifiedCache>,
+) -> ssv_core::runner::CreateRunner {
+    let bls: Arc<dyn ssv_core::runner::ThresholdBls> =
+        Arc::new(psig::CachedBls(Arc::clone(verified)));
+    Box::new(move |shares| create(shares).with_bls(Arc::clone(&bls)))
 }
 
 fn runner_factory(

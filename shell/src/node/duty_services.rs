@@ -2,9 +2,15 @@
 //! SSVNetwork events (our operator id and shares), start P2P, build the duty driver and
 //! run it until stopped, with the contract follower in the background.
 //!
-//! Validators added after start are stored by the follower but run only after a restart
-//! (the driver loads its shares once).
+//! The follower's effects reach the running driver: validators added, removed or
+//! liquidated start or stop without a restart (a new committee's subnet is subscribed and
+//! the message-validation view refreshed), and `ValidatorExited` runs a voluntary exit.
+//!
+//! Message validation needs the duties of proposer, sync-contribution and exit messages
+//! (`ErrNoDuty`): a task fetches the proposer and sync duties of the current and next
+//! epoch at each slot and keeps them (and the exits scheduled) in the view.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use super::NodeServices;
 use super::driver::beacon_network;
 use crate::beacon::{BeaconClient, Timeouts};
 use crate::config::Config;
+use crate::contract::handler::Effect;
 use crate::contract::node_sync;
 use crate::p2p_transport;
 
@@ -96,6 +103,7 @@ pub async fn run(
         slots_per_epoch: network.slots_per_epoch,
         ..ValidationConfig::mainnet(domain, network.genesis_ms)
     };
+    let epochs_per_period = validation.epochs_per_sync_committee_period;
     let mut net = p2p_transport::start(
         &config,
         validation,
@@ -138,11 +146,239 @@ pub async fn run(
     }
 
     let poll = Duration::from_millis(config.contract.poll_interval_ms.unwrap_or(12_000));
-    let follow = tokio::spawn(node_sync::follow(follower, Arc::clone(&store), poll, stop.clone()));
+    let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
+    let follow = tokio::spawn(node_sync::follow(
+        follower,
+        Arc::clone(&store),
+        poll,
+        stop.clone(),
+        effects_tx,
+    ));
+    let duties = Arc::new(std::sync::Mutex::new(ViewDuties::default()));
+    tokio::spawn(feed_view_duties(
+        Arc::new(beacon),
+        (*network).clone(),
+        epochs_per_period,
+        Arc::clone(&store),
+        Arc::clone(&view),
+        Arc::clone(&duties),
+        stop.clone(),
+    ));
+    let applier = EffectApplier {
+        duties,
+        driver: driver.handle(),
+        store: Arc::clone(&store),
+        view: Arc::clone(&view),
+        p2p: net.handle().clone(),
+        network: (*network).clone(),
+        execution: alloy::providers::RootProvider::new_http(
+            config.execution_node.parse().map_err(|e| {
+                DutyServicesError::Key(format!("execution node URL {}: {e}", config.execution_node))
+            })?,
+        ),
+    };
+    tokio::spawn(applier.run(effects_rx));
     let inbox = std::mem::replace(&mut net.inbox, tokio::sync::mpsc::channel(1).1);
     let mut driver_stop = stop.clone();
     driver.run(inbox, async move { stopped(&mut driver_stop).await }).await;
     let _ = follow.await;
     net.shutdown().await;
     Ok(())
+}
+
+/// Applies the contract follower's effects to the running driver.
+struct EffectApplier {
+    duties: Arc<std::sync::Mutex<ViewDuties>>,
+    driver: super::driver::DriverHandle,
+    store: Arc<crate::store::NodeStore>,
+    view: Arc<RwLock<StaticNetworkView>>,
+    p2p: crate::p2p::swarm::P2pHandle,
+    network: ssv_core::runner::BeaconNetwork,
+    execution: alloy::providers::RootProvider,
+}
+
+impl EffectApplier {
+    async fn run(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Effect>>) {
+        while let Some(effects) = rx.recv().await {
+            for effect in effects {
+                self.apply(effect).await;
+            }
+        }
+    }
+
+    async fn apply(&self, effect: Effect) {
+        match effect {
+            Effect::StartValidator { validator, .. } => self.add(validator.public_key).await,
+            Effect::Reactivated { public_keys } => {
+                for pk in public_keys {
+                    self.add(pk).await;
+                }
+            }
+            Effect::StopValidator { public_key } => {
+                self.driver.remove_validator(public_key);
+            }
+            Effect::Liquidated { public_keys } => {
+                for pk in public_keys {
+                    self.driver.remove_validator(pk);
+                }
+            }
+            Effect::VoluntaryExit { public_key, block_number } => {
+                use alloy::providers::Provider;
+                let block = self
+                    .execution
+                    .get_block_by_number(alloy::eips::BlockNumberOrTag::Number(block_number))
+                    .await;
+                let now_slot = self.network.slot_at(super::driver::now_ms());
+                // A block time ahead of the clock (a dev chain mining faster than a block
+                // per second) counts as now.
+                let block_slot = match block {
+                    Ok(Some(b)) => {
+                        self.network.slot_at(b.header.timestamp.saturating_mul(1000)).min(now_slot)
+                    }
+                    _ => {
+                        tracing::warn!(block_number, "exit block time unknown; exit slot from now");
+                        now_slot
+                    }
+                };
+                let slot = block_slot.saturating_add(super::driver::EXIT_POSTPONE_SLOTS);
+                let mut d = self.duties.lock().unwrap_or_else(|e| e.into_inner());
+                d.exits.insert((slot, public_key));
+                if let Ok(mut v) = self.view.write() {
+                    d.apply(&mut v);
+                }
+                drop(d);
+                self.driver.exit_validator(public_key, Some(block_slot));
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts a validator whose share the contract sync stored, then lets its messages in
+    /// (validation view, committee subnet).
+    async fn add(&self, public_key: [u8; 48]) {
+        match self.driver.add_validator(public_key).await {
+            Ok(cid) => {
+                match p2p_transport::network_view(&self.store) {
+                    Ok(fresh) => {
+                        if let Ok(mut v) = self.view.write() {
+                            *v = fresh;
+                            self.duties.lock().unwrap_or_else(|e| e.into_inner()).apply(&mut v);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "validation view not refreshed"),
+                }
+                if let Err(e) = self.p2p.subscribe_subnet(committee_subnet(&cid)) {
+                    tracing::warn!(error = %e, "committee subnet not subscribed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(validator = %hex::encode(public_key), error = %e, "validator not started");
+            }
+        }
+    }
+}
+
+/// Duties message validation checks, kept to re-apply after the view is rebuilt.
+#[derive(Debug, Default)]
+struct ViewDuties {
+    /// `(epoch, slot, validator index)` of every proposer duty fetched.
+    proposer: BTreeSet<(u64, u64, u64)>,
+    /// Epochs whose proposer duties were fetched.
+    proposer_epochs: BTreeSet<u64>,
+    /// `(sync-committee period, validator index)` of our sync-committee members.
+    sync: BTreeSet<(u64, u64)>,
+    /// `(slot, validator public key)` of the exits scheduled.
+    exits: BTreeSet<(u64, [u8; 48])>,
+}
+
+impl ViewDuties {
+    fn apply(&self, view: &mut StaticNetworkView) {
+        for (epoch, slot, index) in &self.proposer {
+            view.add_proposer_duty(*epoch, *slot, *index);
+        }
+        for epoch in &self.proposer_epochs {
+            view.set_proposer_epoch_known(*epoch);
+        }
+        for (period, index) in &self.sync {
+            view.add_sync_committee_duty(*period, *index);
+        }
+        for (slot, pk) in &self.exits {
+            view.set_voluntary_exit_duties(*slot, *pk, 1);
+        }
+    }
+
+    /// Forgets proposer duties before `epoch`.
+    fn prune(&mut self, epoch: u64) {
+        self.proposer.retain(|(e, _, _)| *e >= epoch);
+        self.proposer_epochs.retain(|e| *e >= epoch);
+    }
+}
+
+/// Our validators' indices (those the store has metadata for).
+fn our_indices(store: &crate::store::NodeStore) -> Vec<u64> {
+    store
+        .shares()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let pk: [u8; 48] =
+                hex::decode(s.validator_pubkey.trim_start_matches("0x")).ok()?.try_into().ok()?;
+            store.validator_metadata(&pk).ok().flatten().map(|m| m.index)
+        })
+        .collect()
+}
+
+/// At each slot, fetches the proposer duties and our validators' sync duties of the
+/// current and next epoch (once each, the sync duties again when validators were added)
+/// into the validation view.
+async fn feed_view_duties(
+    beacon: Arc<BeaconClient>,
+    network: ssv_core::runner::BeaconNetwork,
+    epochs_per_period: u64,
+    store: Arc<crate::store::NodeStore>,
+    view: Arc<RwLock<StaticNetworkView>>,
+    duties: Arc<std::sync::Mutex<ViewDuties>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut fetched: BTreeSet<u64> = BTreeSet::new();
+    let mut sync_fetched: BTreeSet<(u64, usize)> = BTreeSet::new();
+    loop {
+        let now = super::driver::now_ms();
+        let epoch = network.epoch_at(now);
+        let indices = our_indices(&store);
+        for e in [epoch, epoch.saturating_add(1)] {
+            let mut got = ViewDuties::default();
+            if !fetched.contains(&e)
+                && let Ok(p) = beacon.proposer_duties(e).await
+            {
+                fetched.insert(e);
+                got.proposer_epochs.insert(e);
+                got.proposer.extend(p.data.iter().map(|d| (e, d.slot, d.validator_index)));
+            }
+            if !indices.is_empty()
+                && !sync_fetched.contains(&(e, indices.len()))
+                && let Ok(s) = beacon.sync_duties(e, &indices).await
+            {
+                sync_fetched.insert((e, indices.len()));
+                let period = e.checked_div(epochs_per_period).unwrap_or(0);
+                got.sync.extend(s.data.iter().map(|d| (period, d.validator_index)));
+            }
+            let mut d = duties.lock().unwrap_or_else(|e| e.into_inner());
+            d.proposer.extend(got.proposer);
+            d.proposer_epochs.extend(got.proposer_epochs);
+            d.sync.extend(got.sync);
+            d.prune(epoch.saturating_sub(1));
+            if let Ok(mut v) = view.write() {
+                d.apply(&mut v);
+            }
+        }
+        fetched.retain(|e| e.saturating_add(1) >= epoch);
+        sync_fetched.retain(|(e, _)| e.saturating_add(1) >= epoch);
+        let next = network.slot_start(network.slot_at(now).saturating_add(1));
+        let wait = Duration::from_millis(next.saturating_sub(now).saturating_add(5));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped(&mut stop) => return,
+        }
+    }
 }

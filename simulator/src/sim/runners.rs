@@ -1293,7 +1293,7 @@ impl DutyNode {
                 None => secret.sign(&item.signing_root).to_bytes(),
             });
         }
-        Response::Signatures(sigs)
+        Response::all_signed(sigs)
     }
 }
 

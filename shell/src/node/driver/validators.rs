@@ -8,7 +8,15 @@
 //! the slot's attestations and sync messages (so the beacon node's pools hold them). Registrations run for every validator at the
 //! first slot of the epoch after the driver started, and every [`REGISTRATION_EPOCHS`] epochs at the slot
 //! `index mod (REGISTRATION_EPOCHS · slots per epoch)`. Exits run when asked through
-//! [`DriverHandle::start_exit`].
+//! [`DriverHandle::start_exit`], or [`EXIT_POSTPONE_SLOTS`] after the slot of a
+//! `ValidatorExited` block ([`DriverHandle::exit_validator`]).
+//!
+//! # Validators added and removed while running
+//! [`DriverHandle::add_validator`] loads a share the contract sync stored (its index from
+//! the store or the beacon node), joins it to its committee (creating the committee when
+//! new) and fetches its duties of the current and next epoch;
+//! [`DriverHandle::remove_validator`] stops it and forgets its share (an emptied committee
+//! is dropped). Messages find their validator through an index by validator public key.
 //!
 //! # Safety
 //! A block is signed only after [`SlashingDatabase::check_and_insert_block`] accepted the
@@ -40,17 +48,26 @@ use ssv_core::types::{
 };
 use ssz::{Decode, Encode};
 use ssz_types::VariableList;
-use tokio::sync::mpsc;
+use std::collections::{BTreeMap, BTreeSet};
+
+use ssv_core::crypto::rsa::{OperatorPrivateKey, OperatorPublicKey};
+use ssv_core::types::{CommitteeId, OperatorId, ShareMember};
+use tokio::sync::{mpsc, oneshot};
 use tree_hash::TreeHash;
 
 use super::{
-    CachedRsaVerifier, Driver, DriverContext, Event, RETRY_QUEUE_MAX, SharedRsaSigner, Target,
-    message_slot, now_ms,
+    CachedRsaVerifier, CommitteeState, Driver, DriverContext, DutyContext, Event, RETRY_QUEUE_MAX,
+    SharedRsaSigner, Target, committee_topic, hex_key, message_slot, now_ms, runner_factory,
 };
 use crate::beacon::{BeaconClient, Encoding, VersionedAttestation};
 use crate::metrics::DutyLabels;
 use crate::node::network::Topic;
 use crate::slashing_protection::SlashingDatabase;
+use crate::store::{NodeStore, ValidatorMetadata};
+
+/// Slots after the slot of a `ValidatorExited` block at which the exit duty runs, so every
+/// operator has seen the block (the Go node's `voluntaryExitSlotsToPostpone`).
+pub const EXIT_POSTPONE_SLOTS: u64 = 4;
 
 /// Registration period of each validator, in epochs (the Go node's
 /// `validatorRegistrationEpochInterval`).
@@ -77,7 +94,79 @@ pub struct DriverHandle {
     pub(super) tx: mpsc::UnboundedSender<Event>,
 }
 
+/// A change to the driver's validators, sent from outside its task.
+pub enum ValidatorChange {
+    /// Run the voluntary exit of the validator with this public key.
+    Exit {
+        /// The validator public key.
+        public_key: BlsPublicKeyBytes,
+        /// The beacon slot of the `ValidatorExited` block (`None`: now).
+        block_slot: Option<Slot>,
+    },
+    /// Load the share of this validator from the store and run it.
+    Add {
+        /// The validator public key.
+        public_key: BlsPublicKeyBytes,
+        /// Answered with the validator's committee once it runs, or why not.
+        done: Option<oneshot::Sender<Result<CommitteeId, String>>>,
+    },
+    /// A share loaded for [`ValidatorChange::Add`], to join its committee.
+    Loaded(Box<LoadedShare>, Option<oneshot::Sender<Result<CommitteeId, String>>>),
+    /// Stop the validator with this public key and forget its share.
+    Remove {
+        /// The validator public key.
+        public_key: BlsPublicKeyBytes,
+    },
+}
+
+impl std::fmt::Debug for ValidatorChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Shares hold secrets: name the validator only.
+        match self {
+            Self::Exit { public_key, .. } => write!(f, "Exit(0x{})", hex::encode(public_key)),
+            Self::Add { public_key, .. } => write!(f, "Add(0x{})", hex::encode(public_key)),
+            Self::Loaded(s, _) => write!(f, "Loaded({})", s.share.validator_index),
+            Self::Remove { public_key } => write!(f, "Remove(0x{})", hex::encode(public_key)),
+        }
+    }
+}
+
+/// A share read from the store and decrypted, with its committee's operator keys (PEM).
+pub struct LoadedShare {
+    share: Share,
+    secret: SecretKey,
+    operators: Vec<(OperatorId, Vec<u8>)>,
+}
+
 impl DriverHandle {
+    /// Runs the voluntary exit of the validator `public_key` at [`EXIT_POSTPONE_SLOTS`]
+    /// after `block_slot` (the slot of the `ValidatorExited` block; `None`: now). Returns
+    /// `false` when the driver has stopped.
+    pub fn exit_validator(&self, public_key: BlsPublicKeyBytes, block_slot: Option<Slot>) -> bool {
+        self.tx.send(Event::Validators(ValidatorChange::Exit { public_key, block_slot })).is_ok()
+    }
+
+    /// Loads the share of `public_key` (already in the store) and runs it; resolves to its
+    /// committee once it runs.
+    ///
+    /// # Errors
+    /// Why the share could not be loaded, or that the driver stopped.
+    pub async fn add_validator(
+        &self,
+        public_key: BlsPublicKeyBytes,
+    ) -> Result<CommitteeId, String> {
+        let (tx, rx) = oneshot::channel();
+        let change = ValidatorChange::Add { public_key, done: Some(tx) };
+        self.tx.send(Event::Validators(change)).map_err(|_| "driver stopped".to_string())?;
+        rx.await.map_err(|_| "driver stopped".to_string())?
+    }
+
+    /// Stops the validator `public_key` and forgets its share. Returns `false` when the
+    /// driver has stopped.
+    pub fn remove_validator(&self, public_key: BlsPublicKeyBytes) -> bool {
+        self.tx.send(Event::Validators(ValidatorChange::Remove { public_key })).is_ok()
+    }
+
     /// Starts a voluntary exit of `validator` at the current slot (in production the
     /// contract's `ValidatorExited` event asks for it). Returns `false` when the driver
     /// has stopped.
@@ -167,7 +256,7 @@ pub(super) struct ValidatorState {
     pub(super) validator: Validator,
     topic: Topic,
     secret: Arc<SecretKey>,
-    retry: VecDeque<(Slot, SignedSsvMessage)>,
+    pub(super) retry: VecDeque<(Slot, SignedSsvMessage)>,
     /// The slot and signing root source of the last decided proposal.
     decided_block_slot: Option<Slot>,
 }
@@ -360,10 +449,11 @@ impl Driver {
                 Input::Message(m) => Some(m.clone()),
                 _ => None,
             };
+            let probe = super::observe::Probe::of(&input);
+            let now = now_ms();
             let (res, out) = {
                 let Some(v) = self.vals.get_mut(&vi) else { return };
                 let mut out = Vec::new();
-                let now = now_ms();
                 let core = ssv_core::trace::CoreRef::Validator(vi);
                 let traced = self.trace.as_ref().map(|t| t.begin(core, now, &input));
                 let res = v.validator.handle(now, input, &mut out);
@@ -372,6 +462,7 @@ impl Driver {
                 }
                 (res, out)
             };
+            self.observer.handled(probe, "unknown", res.is_ok(), &out, now);
             match res {
                 Ok(()) => accepted_any = true,
                 Err(e) => {
@@ -630,11 +721,17 @@ impl Driver {
     /// Routes a validator-role message to its validator.
     pub(super) fn on_validator_message(&mut self, msg: SignedSsvMessage) {
         let id = msg.ssv_message.msg_id;
-        let vi = self
-            .vals
-            .iter()
-            .find(|(_, v)| id.belongs_to_validator(&v.validator.share.validator_pub_key))
-            .map(|(i, _)| *i);
+        // A validator message id ends with the validator public key (`MessageID`: domain,
+        // role, then the 48-byte key).
+        let vi =
+            id.0.get(id.0.len().saturating_sub(48)..)
+                .and_then(|k| <BlsPublicKeyBytes>::try_from(k).ok())
+                .and_then(|k| self.val_by_key.get(&k).copied())
+                .filter(|vi| {
+                    self.vals.get(vi).is_some_and(|v| {
+                        id.belongs_to_validator(&v.validator.share.validator_pub_key)
+                    })
+                });
         if let Some(vi) = vi {
             self.feed_validator(vi, Input::Message(msg));
         }
@@ -763,7 +860,7 @@ fn sign_validator(
         }
         sigs.push(secret.sign(&item.signing_root).to_bytes());
     }
-    Response::Signatures(sigs)
+    Response::all_signed(sigs)
 }
 
 /// Publishes a signed block on its route (full or blinded).
@@ -817,4 +914,259 @@ pub(super) async fn submit_validator(
         }
     };
     res.map_err(|e| e.to_string())
+}
+
+impl Driver {
+    /// Applies a change sent through the [`DriverHandle`].
+    pub(super) fn on_validator_change(&mut self, change: ValidatorChange) {
+        match change {
+            ValidatorChange::Exit { public_key, block_slot } => {
+                let Some(vi) = self.val_by_key.get(&public_key).copied() else {
+                    tracing::warn!(validator = %hex::encode(public_key), "exit of a validator without a share here");
+                    return;
+                };
+                let now_slot = self.ctx.network.slot_at(now_ms());
+                let slot = block_slot.unwrap_or(now_slot).saturating_add(EXIT_POSTPONE_SLOTS);
+                let Some(v) = self.vals.get(&vi) else { return };
+                let d = duty(BeaconRole::VoluntaryExit, &v.validator.share, slot.max(now_slot));
+                tracing::info!(validator = vi, slot = d.slot, "voluntary exit scheduled");
+                self.add_validator_duty(d);
+            }
+            ValidatorChange::Add { public_key, done } => {
+                let store = Arc::clone(&self.ctx.store);
+                let beacon = Arc::clone(&self.ctx.beacon);
+                let key = Arc::clone(&self.ctx.operator_key);
+                let domain_type = self.ctx.domain_type;
+                let tx = self.events_tx.clone();
+                tokio::spawn(async move {
+                    match load_share(&store, &beacon, &key, domain_type, &public_key).await {
+                        Ok(loaded) => {
+                            let change = ValidatorChange::Loaded(Box::new(loaded), done);
+                            let _ = tx.send(Event::Validators(change));
+                        }
+                        Err(e) => {
+                            tracing::warn!(validator = %hex::encode(public_key), error = %e, "share not loaded");
+                            if let Some(done) = done {
+                                let _ = done.send(Err(e));
+                            }
+                        }
+                    }
+                });
+            }
+            ValidatorChange::Loaded(loaded, done) => {
+                let result = self.add_share(*loaded);
+                if let Some(done) = done {
+                    let _ = done.send(result);
+                }
+            }
+            ValidatorChange::Remove { public_key } => self.remove_share(&public_key),
+        }
+    }
+
+    /// Joins a loaded share to its committee (created when new) and fetches its duties.
+    fn add_share(&mut self, loaded: LoadedShare) -> Result<CommitteeId, String> {
+        let LoadedShare { share, secret, operators } = loaded;
+        let vi = share.validator_index;
+        let ids: Vec<OperatorId> = operators.iter().map(|(id, _)| *id).collect();
+        let cid = CommitteeId::from_operators(&ids);
+        if self.vals.contains_key(&vi) {
+            return Ok(cid);
+        }
+        let verifier = CachedRsaVerifier::default();
+        let member = match self.committees.get(&cid) {
+            Some(c) => c.committee.member.clone(),
+            None => {
+                let key_of = |id: &OperatorId| {
+                    operators.iter().find(|(o, _)| o == id).map(|(_, k)| k.clone())
+                };
+                let member = CommitteeMember {
+                    operator_id: self.ctx.operator_id,
+                    committee_id: cid.0,
+                    public_key: key_of(&self.ctx.operator_id).unwrap_or_default(),
+                    faulty_nodes: (ids.len() as u64).saturating_sub(1) / 3,
+                    committee: ids
+                        .iter()
+                        .map(|id| ssv_core::qbft::Operator {
+                            operator_id: *id,
+                            public_key: key_of(id).unwrap_or_default(),
+                        })
+                        .collect(),
+                    domain_type: self.ctx.domain_type,
+                };
+                let executor =
+                    MessageId::for_committee(self.ctx.domain_type, RunnerRole::Committee, &cid.0).0;
+                let duty_context = Arc::new(std::sync::Mutex::new(DutyContext::default()));
+                let create = runner_factory(&self.ctx, &member, executor, &duty_context, &verifier);
+                let committee = ssv_core::runner::Committee::new(
+                    member.clone(),
+                    BTreeMap::new(),
+                    create,
+                    Box::new(verifier.clone()),
+                );
+                let highest = self.ctx.store.all_highest_decided().ok();
+                self.committees.insert(
+                    cid,
+                    CommitteeState {
+                        committee,
+                        topic: committee_topic(&cid),
+                        executor,
+                        duty_context,
+                        secrets: Arc::new(BTreeMap::new()),
+                        retry: VecDeque::new(),
+                        highest_decided: highest.and_then(|h| h.get(&executor).copied()),
+                        decided_votes: BTreeMap::new(),
+                        submitted: BTreeSet::new(),
+                    },
+                );
+                member
+            }
+        };
+        let state = build_validator(
+            &self.ctx,
+            &member,
+            share.clone(),
+            secret.clone(),
+            committee_topic(&cid),
+            &verifier,
+        );
+        if let Some(c) = self.committees.get_mut(&cid) {
+            c.committee.shares.insert(vi, share.clone());
+            let mut secrets = (*c.secrets).clone();
+            secrets.insert(share.share_pub_key, secret);
+            c.secrets = Arc::new(secrets);
+        }
+        self.vals.insert(vi, state);
+        self.val_by_key.insert(share.validator_pub_key, vi);
+        self.validators.insert(vi, cid);
+        tracing::info!(validator = vi, committee = %hex::encode(cid.0), "validator added");
+        self.fetch_duties_of(vi);
+        Ok(cid)
+    }
+
+    /// Fetches the duties of one (new) validator for the current and next epoch.
+    fn fetch_duties_of(&mut self, vi: ValidatorIndex) {
+        let net = Arc::clone(&self.ctx.network);
+        let epoch = net.epoch_at(now_ms());
+        for e in [epoch, epoch.saturating_add(1)] {
+            let beacon = Arc::clone(&self.ctx.beacon);
+            let tx = self.events_tx.clone();
+            tokio::spawn(async move {
+                let attester = beacon.attester_duties(e, &[vi]).await;
+                let sync = beacon.sync_duties(e, &[vi]).await;
+                if let (Ok(a), Ok(s)) = (attester, sync) {
+                    let _ = tx.send(Event::Duties { epoch: e, attester: a.data, sync: s.data });
+                } else {
+                    tracing::warn!(
+                        validator = vi,
+                        epoch = e,
+                        "duties of a new validator not fetched"
+                    );
+                }
+                if let Ok(p) = beacon.proposer_duties(e).await {
+                    let duties = p.data.into_iter().filter(|d| d.validator_index == vi).collect();
+                    let _ = tx.send(Event::ProposerDuties { duties });
+                }
+            });
+        }
+    }
+
+    /// Stops validator `public_key` and forgets its share; drops an emptied committee.
+    fn remove_share(&mut self, public_key: &BlsPublicKeyBytes) {
+        let Some(vi) = self.val_by_key.remove(public_key) else { return };
+        self.vals.remove(&vi);
+        for duties in self.validator_duties.values_mut() {
+            duties.retain(|(v, _), _| *v != vi);
+        }
+        for duties in self.duties.values_mut() {
+            duties.retain(|d| d.validator_index != vi);
+        }
+        if let Some(cid) = self.validators.remove(&vi)
+            && let Some(c) = self.committees.get_mut(&cid)
+        {
+            if let Some(share) = c.committee.shares.remove(&vi) {
+                let mut secrets = (*c.secrets).clone();
+                secrets.remove(&share.share_pub_key);
+                c.secrets = Arc::new(secrets);
+            }
+            if c.committee.shares.is_empty() {
+                self.committees.remove(&cid);
+            }
+        }
+        tracing::info!(validator = vi, "validator removed");
+    }
+}
+
+/// Reads the share of `public_key` from the store, decrypts it, finds its validator index
+/// (stored metadata, else the beacon node, then stored) and its committee's operator keys.
+async fn load_share(
+    store: &NodeStore,
+    beacon: &BeaconClient,
+    key: &OperatorPrivateKey,
+    domain_type: ssv_core::types::DomainType,
+    public_key: &BlsPublicKeyBytes,
+) -> Result<LoadedShare, String> {
+    let hex_pk = format!("0x{}", hex::encode(public_key));
+    let record = store
+        .shares()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|r| hex_key(&r.validator_pubkey).as_ref() == Some(public_key))
+        .ok_or_else(|| "no share in the store".to_string())?;
+    if record.liquidated {
+        return Err("the cluster is liquidated".into());
+    }
+    let share_pk = hex_key(&record.share_pubkey).ok_or("malformed share public key")?;
+    let meta = match store.validator_metadata(public_key).map_err(|e| e.to_string())? {
+        Some(m) => m,
+        None => {
+            let found = beacon.validators("head", &[hex_pk]).await.map_err(|e| e.to_string())?;
+            let v = found.first().ok_or("validator unknown to the beacon node")?;
+            let meta = ValidatorMetadata {
+                index: v.index,
+                status: v.status.clone(),
+                activation_epoch: v.validator.activation_epoch,
+                exit_epoch: v.validator.exit_epoch,
+            };
+            store
+                .write(|w| w.put_validator_metadata(public_key, &meta))
+                .map_err(|e| e.to_string())?;
+            meta
+        }
+    };
+    let secret_bytes = record.decrypt_secret(key).map_err(|e| e.to_string())?;
+    let secret = SecretKey::from_bytes(secret_bytes.as_slice()).map_err(|e| e.to_string())?;
+    if secret.public_key().to_bytes() != share_pk {
+        return Err("share secret does not match the share public key".into());
+    }
+    let known: BTreeMap<OperatorId, Vec<u8>> = store
+        .operators()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|o| {
+            let k = OperatorPublicKey::from_base64_pem(&o.public_key_base64).ok()?;
+            Some((o.id, k.to_pem().into_bytes()))
+        })
+        .collect();
+    let mut members = Vec::new();
+    let mut operators = Vec::new();
+    for (id, pk) in &record.committee {
+        let pk = hex_key(pk).ok_or("malformed committee key")?;
+        members.push(ShareMember { share_pub_key: pk, signer: *id });
+        let pem = known.get(id).cloned().ok_or_else(|| format!("operator {id} unknown"))?;
+        operators.push((*id, pem));
+    }
+    let fee = hex::decode(record.fee_recipient.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| <[u8; 20]>::try_from(b).ok())
+        .unwrap_or([0; 20]);
+    let share = Share {
+        validator_index: meta.index,
+        validator_pub_key: *public_key,
+        share_pub_key: share_pk,
+        committee: VariableList::new(members).map_err(|_| "committee too large")?,
+        domain_type,
+        fee_recipient_address: fee,
+        graffiti: [0; 32],
+    };
+    Ok(LoadedShare { share, secret, operators })
 }
