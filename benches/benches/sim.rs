@@ -11,8 +11,16 @@
 //! with hash-based stand-ins (`FakeBls`, through the runners' pluggable `ThresholdBls`) or
 //! real BLS, so its cost grows with validators × operators. The duty path's chain has 2
 //! slots per epoch and every validator in the sync committee, so each slot has about
-//! 1.5 × validators due items (mainnet density is about validators / 32). Throughput
-//! counts slots with duties (epoch 0 has none). Real BLS at 1,000 validators takes tens of
+//! 1.5 × validators due items plus one block proposal (a `ValidatorRunner` per proposer:
+//! RANDAO, block from the chain, QBFT, signature) (mainnet density is about
+//! validators / 32). Throughput
+//! counts slots with duties (epoch 0 has none).
+//!
+//! `sim/duty-fake-mainnet` runs the duty path at mainnet density (`Density::Mainnet`: 32
+//! slots per epoch, proposers and the sync committee drawn from a registry of a million
+//! validators), fake crypto: about validators / 32 attestations per slot and, at these
+//! sizes, almost never a proposal or sync message. The target (1,000 slots/s for
+//! 4 operators × 100 validators) is measured here. Real BLS at 1,000 validators takes tens of
 //! seconds per slot; measure it with `ssv-sim run --duty-runners --crypto real
 //! --validators 1000 --slots 3`.
 
@@ -26,7 +34,7 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use ssv_simulator::sim::runners::SLOTS_PER_EPOCH;
-use ssv_simulator::sim::{CryptoMode, SimOptions, run};
+use ssv_simulator::sim::{CryptoMode, Density, SimOptions, run};
 
 fn sim(c: &mut Criterion) {
     for (crypto, name, slots) in [(CryptoMode::Fake, "fake", 64), (CryptoMode::Real, "real", 4)] {
@@ -89,6 +97,36 @@ fn sim(c: &mut Criterion) {
         }
         group.finish();
     }
+    // Mainnet density: epoch 0 (32 slots) has no duties; throughput counts the duty slots.
+    let duty_slots = if full { 256 } else { 32 };
+    let spe = Density::Mainnet.slots_per_epoch();
+    let mut group = c.benchmark_group("sim/duty-fake-mainnet");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(duty_slots));
+    for (operators, validators) in [(4, 100), (4, 1_000), (7, 100), (13, 100)] {
+        if !full && (operators, validators) != (4, 100) {
+            continue;
+        }
+        let options = SimOptions {
+            operators,
+            validators,
+            slots: spe + duty_slots,
+            crypto: CryptoMode::Fake,
+            duty_runners: true,
+            density: Density::Mainnet,
+            ..SimOptions::default()
+        };
+        let id = BenchmarkId::from_parameter(format!("{operators}ops/{validators}vals"));
+        group.bench_with_input(id, &options, |b, o| {
+            b.iter(|| {
+                let r = run(black_box(1), o, false, &mut |_| {}).expect("runs");
+                assert!(r.violation.is_none());
+                assert_eq!(r.submissions, r.due * o.operators);
+                r.records
+            });
+        });
+    }
+    group.finish();
 }
 
 criterion_group! {

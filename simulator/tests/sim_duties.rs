@@ -1,14 +1,16 @@
 //! The duty path of the whole-cluster simulator: every operator runs the core's
-//! `Committee` of `CommitteeRunner`s (attestations and sync-committee messages) against
+//! `Committee` of `CommitteeRunner`s (attestations and sync-committee messages) and a
+//! proposer `ValidatorRunner` per proposing validator (blocks) against
 //! the in-memory beacon chain, which verifies every submission. Validator signatures are
 //! hash-based stand-ins (fake crypto, the default) except where a test asks for real BLS
 //! (`CryptoMode::Real`: real RSA and BLS, checked by the chain with blst). Invariants:
 //! agreement and validity of the decided votes, no slashable attestation signed by an
-//! honest node, every submission accepted by the chain, and every due duty submitted by
+//! honest node (no double vote, surround vote or double proposal), every submission
+//! accepted by the chain, and every due duty submitted by
 //! every live node before its deadline once the faults healed.
 
 use ssv_simulator::sim::{
-    Behaviour, CryptoMode, SimOptions, Trace, ViolationKind, replay, run, shrink,
+    Behaviour, CryptoMode, Density, SimOptions, Trace, ViolationKind, replay, run, shrink,
 };
 
 fn duties(operators: u64, validators: u64, slots: u64) -> SimOptions {
@@ -154,4 +156,54 @@ fn real_bls_conflicting_partials_fail_the_batch_and_fall_back_per_validator() {
     assert_eq!(r.submissions, r.due * 4);
     // Some quorum held a bad partial: its message was refused (ReconstructSignature).
     assert!(r.nodes.refused > 0, "{:?}", r.nodes);
+}
+
+/// Slots from `from` on whose proposer is one of the cluster's validators (dense
+/// density: every slot after epoch 0, since the registry is the cluster's validators).
+fn proposer_slots(o: &SimOptions, from: u64) -> u64 {
+    o.slots - from.max(o.density.slots_per_epoch())
+}
+
+#[test]
+fn every_node_proposes_every_due_block_and_the_chain_verifies_it() {
+    // Fake BLS (stand-ins, checked by the chain under DOMAIN_RANDAO and
+    // DOMAIN_BEACON_PROPOSER) and real BLS (the chain's blst checks).
+    for crypto in [CryptoMode::Fake, CryptoMode::Real] {
+        let o = SimOptions { crypto, ..duties(4, 4, 6) };
+        let r = run(3, &o, false, &mut |_| {}).unwrap();
+        assert!(r.violation.is_none(), "{crypto:?}: {:?}", r.violation);
+        assert_eq!(r.proposals, proposer_slots(&o, 0), "{crypto:?}");
+        assert_eq!(r.submissions, r.due * 4, "{crypto:?}");
+    }
+}
+
+#[test]
+fn proposals_complete_under_faults_with_f_equivocating_leaders() {
+    // An equivocating member's two replicas propose two different (valid) blocks for its
+    // rounds; honest members sign one block per validator and slot (the double-proposal
+    // invariant holds) and every proposal after the heal lands before its deadline (the
+    // liveness invariant covers proposals).
+    for (n, seed) in [(4, 41), (7, 42)] {
+        let f = (n - 1) / 3;
+        let o = chaotic(n, vec![Behaviour::Equivocate; f as usize]);
+        let r = run(seed, &o, false, &mut |_| {}).unwrap();
+        assert!(r.violation.is_none(), "n={n} seed={seed}: {:?}", r.violation);
+        assert!(r.proposals >= proposer_slots(&o, o.heal_slot + 1), "n={n}: {}", r.proposals);
+    }
+    // Without network faults every slot's block is proposed despite the equivocator.
+    let o = SimOptions { byzantine: vec![Behaviour::Equivocate], ..duties(4, 3, 10) };
+    let r = run(5, &o, false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    assert_eq!(r.proposals, proposer_slots(&o, 0));
+}
+
+#[test]
+fn mainnet_density_attests_once_an_epoch() {
+    // 32 slots per epoch; proposers and sync committee drawn from a mainnet-size registry.
+    let o = SimOptions { density: Density::Mainnet, ..duties(4, 64, 40) };
+    let r = run(1, &o, false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    // Slots 32..40 are a quarter of epoch 1: about a quarter of the validators attest.
+    assert!((8..=24).contains(&r.due), "due {}", r.due);
+    assert_eq!(r.submissions, r.due * 4);
 }

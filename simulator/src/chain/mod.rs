@@ -197,6 +197,9 @@ pub struct Chain {
     /// Sync messages: (slot, block root) → sync committee position → signature.
     sync_pool: BTreeMap<(Slot, Root), BTreeMap<u64, [u8; 96]>>,
     records: Vec<Record>,
+    /// Registry size proposers and the sync committee are drawn from (default: the
+    /// validators given); indices past the validators are other stakers.
+    registry: Option<u64>,
 }
 
 impl Chain {
@@ -221,7 +224,22 @@ impl Chain {
             attestation_pool: BTreeMap::new(),
             sync_pool: BTreeMap::new(),
             records: Vec::new(),
+            registry: None,
         })
+    }
+
+    /// This chain with proposers and the sync committee drawn from a registry of
+    /// `registry` validators (at least the known ones), the known validators being its
+    /// first indices: they propose and sync at the odds of a registry that size.
+    #[must_use]
+    pub fn with_registry(mut self, registry: u64) -> Self {
+        self.registry = Some(registry.max(self.count()));
+        self
+    }
+
+    /// Validators proposers and the sync committee are drawn from.
+    pub fn registry_size(&self) -> u64 {
+        self.registry.unwrap_or_else(|| self.count())
     }
 
     /// A chain of `count` validators with keys derived from `config.seed` ([`keys`]).
@@ -338,13 +356,13 @@ impl Chain {
 
     /// The proposer of `slot`.
     pub fn proposer(&self, slot: Slot) -> ValidatorIndex {
-        duties::proposer_index(self.config.seed, slot, self.count())
+        duties::proposer_index(self.config.seed, slot, self.registry_size())
     }
 
     /// The sync committee in force at `slot`, by position.
     pub fn sync_committee(&self, slot: Slot) -> Vec<u64> {
         let period = self.epoch_of(slot) / duties::EPOCHS_PER_SYNC_COMMITTEE_PERIOD;
-        duties::sync_committee(self.config.seed, period, self.count())
+        duties::sync_committee(self.config.seed, period, self.registry_size())
     }
 
     /// Attester duties of `indices` in `epoch` (`POST /eth/v1/validator/duties/attester`).

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ssv_core::trace::{TraceHeader, TraceRecord};
 
-use super::options::{BeaconFaults, Behaviour, CryptoMode, NetFaults, SimOptions};
+use super::options::{BeaconFaults, Behaviour, CryptoMode, Density, NetFaults, SimOptions};
 use super::replay::{replay, replay_node, shrink};
 use super::trace::Trace;
 use super::world::{RunReport, run};
@@ -113,6 +113,11 @@ pub struct RunArgs {
     /// beacon chain instead of bare QBFT instances.
     #[arg(long)]
     pub duty_runners: bool,
+    /// Duty path: duty density of the chain: `dense` (2 slots per epoch, every validator
+    /// syncs and proposes in turn) or `mainnet` (32 slots per epoch, proposers and sync
+    /// committee from a mainnet-size registry).
+    #[arg(long, value_parser = Density::parse)]
+    pub density: Option<Density>,
     /// Test-only: lower every operator's quorum to about f + 1 (a broken rule).
     #[arg(long)]
     pub broken_quorum: bool,
@@ -164,6 +169,7 @@ impl RunArgs {
         o.crashes = self.crashes.unwrap_or(o.crashes);
         o.broken_quorum |= self.broken_quorum;
         o.duty_runners |= self.duty_runners;
+        o.density = self.density.unwrap_or(o.density);
         o
     }
 }
@@ -257,8 +263,8 @@ fn print_run(r: &RunReport, quiet: bool) {
         println!("nodes   {:?}", r.nodes);
         if r.options.duty_runners {
             println!(
-                "duties  {} due items, {} (node, item) submissions accepted",
-                r.due, r.submissions
+                "duties  {} due items, {} (node, item) submissions accepted, {} blocks proposed",
+                r.due, r.submissions, r.proposals
             );
         }
     }
@@ -266,7 +272,8 @@ fn print_run(r: &RunReport, quiet: bool) {
         if r.options.expects_liveness() { "checked" } else { "not required (more than f faulty)" };
     println!("records {}  trace hash {}", r.records, hex(&r.trace_hash));
     let safety = if r.options.duty_runners {
-        "agreement, validity, decided messages verify, nothing slashable signed, submissions verify"
+        "agreement, validity, decided messages verify, nothing slashable signed (no double \
+         vote, surround vote or double proposal), submissions verify"
     } else {
         "agreement, validity, decided messages verify"
     };

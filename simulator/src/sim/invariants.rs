@@ -34,6 +34,9 @@ pub enum ViolationKind {
     /// Duty path: the chain refused a node's submission (its signature does not verify
     /// under the validator key and the right domain, or it is not the validator's duty).
     SubmissionInvalid,
+    /// Duty path: two different blocks (signing roots) of one validator and slot were
+    /// signed: share-signed by honest nodes or reconstructed (a double proposal).
+    DoubleProposal,
 }
 
 impl ViolationKind {
@@ -84,6 +87,11 @@ pub struct Checker {
     pub duty_path: bool,
     /// Duty path: what each honest node signed, per validator: (source, target, root).
     signed: BTreeMap<(usize, u64), Vec<SignedVote>>,
+    /// Duty path: slots per epoch of the chain (for the vote check).
+    pub slots_per_epoch: u64,
+    /// Duty path: the first block signed per (validator, slot): its signing root and the
+    /// node that signed it.
+    proposals: BTreeMap<(u64, Slot), ([u8; 32], usize)>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -106,6 +114,8 @@ impl Checker {
             violation: None,
             duty_path: false,
             signed: BTreeMap::new(),
+            slots_per_epoch: super::runners::SLOTS_PER_EPOCH,
+            proposals: BTreeMap::new(),
         }
     }
 
@@ -151,15 +161,22 @@ impl Checker {
             None => outcome.value = Some(value.to_vec()),
         }
         if self.duty_path {
-            let checked = super::runners::check_vote(slot, value).err().or_else(|| {
+            let proposal = ssv_core::types::MessageId(key.0).role()
+                == Some(ssv_core::types::RunnerRole::Proposer);
+            let (what, check) = if proposal {
+                ("proposal", super::runners::check_proposal(slot, value))
+            } else {
+                ("committee", super::runners::check_vote(self.slots_per_epoch, slot, value))
+            };
+            let checked = check.err().or_else(|| {
                 (!self.started.get(&key).is_some_and(|s| s.contains(value)))
-                    .then(|| "decided a vote no beacon node gave".to_string())
+                    .then(|| "decided a value no beacon node gave".to_string())
             });
             if let Some(e) = checked {
-                let detail = format!("slot {slot} committee: {e}");
+                let detail = format!("slot {slot} {what}: {e}");
                 self.fail(ViolationKind::Validity, step, at_ms, detail);
             } else if let Err(e) = self.verify_decided(key, value, commit) {
-                let detail = format!("slot {slot} committee: node {node}: {e}");
+                let detail = format!("slot {slot} {what}: node {node}: {e}");
                 self.fail(ViolationKind::DecidedInvalid, step, at_ms, detail);
             }
             return;
@@ -242,6 +259,40 @@ impl Checker {
         history.push((s, t, r));
     }
 
+    /// Duty path: a block of `validator` at `slot` with `signing_root` was signed: by node
+    /// `node` with its share (`honest` tells whether it counts), or reconstructed from a
+    /// quorum and submitted by `node` (always counts). A second, different signing root for
+    /// the same validator and slot is a double proposal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_signed_block(
+        &mut self,
+        step: u64,
+        at_ms: UnixMillis,
+        node: usize,
+        honest: bool,
+        validator: u64,
+        slot: Slot,
+        signing_root: [u8; 32],
+    ) {
+        if !honest {
+            return;
+        }
+        match self.proposals.get(&(validator, slot)) {
+            Some((first, by)) if *first != signing_root => {
+                let detail = format!(
+                    "validator {validator} slot {slot}: node {node} signed block {} after node                      {by} signed block {} (double proposal)",
+                    hex::encode(&signing_root[..8]),
+                    hex::encode(&first[..8]),
+                );
+                self.fail(ViolationKind::DoubleProposal, step, at_ms, detail);
+            }
+            Some(_) => {}
+            None => {
+                self.proposals.insert((validator, slot), (signing_root, node));
+            }
+        }
+    }
+
     /// Duty path: the chain refused a submission of node `node`.
     pub fn on_bad_submission(&mut self, step: u64, at_ms: UnixMillis, node: usize, e: &str) {
         let detail = format!("node {node}: the chain refused a submission: {e}");
@@ -309,6 +360,27 @@ mod tests {
         let chain = Arc::new(Chain::new(1, 4, 4));
         let crypto = Arc::new(Crypto::new(CryptoMode::Fake, 4).unwrap());
         Checker::new(chain, crypto, 4)
+    }
+
+    #[test]
+    fn two_different_blocks_of_one_validator_and_slot_are_a_double_proposal() {
+        // The same block signed by every node, and blocks of other slots or validators:
+        // no violation. Byzantine signatures never count.
+        let mut c = checker();
+        for node in 0..4 {
+            c.on_signed_block(node as u64, 0, node, true, 7, 40, [1; 32]);
+        }
+        c.on_signed_block(5, 0, 0, true, 7, 41, [2; 32]);
+        c.on_signed_block(6, 0, 1, true, 8, 40, [3; 32]);
+        c.on_signed_block(7, 0, 3, false, 7, 40, [9; 32]);
+        assert!(c.violation.is_none(), "{:?}", c.violation);
+        // Another block for validator 7 at slot 40, by another honest node (or
+        // reconstructed): a double proposal, reported with its step.
+        c.on_signed_block(8, 1_234, 2, true, 7, 40, [4; 32]);
+        let v = c.violation.clone().expect("a double proposal");
+        assert_eq!(v.kind, ViolationKind::DoubleProposal);
+        assert_eq!((v.step, v.at_ms), (8, 1_234));
+        assert!(v.detail.contains("validator 7 slot 40"), "{}", v.detail);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub mod trace;
 pub mod world;
 
 pub use invariants::{Violation, ViolationKind};
-pub use options::{Behaviour, CryptoMode, SimOptions};
+pub use options::{Behaviour, CryptoMode, Density, SimOptions};
 pub use replay::{ReplayReport, ShrinkReport, replay, shrink};
 pub use trace::Trace;
 pub use world::{RunReport, run};

@@ -71,6 +71,14 @@ pub enum NodeInput {
         /// The request failed.
         failed: bool,
     },
+    /// Duty path: the beacon node returned the proposer duty of `slot` (one of the
+    /// cluster's validators proposes). Beacon answers to the proposer runner's block
+    /// request arrive as [`NodeInput::Beacon`] with a request id of
+    /// [`super::runners::VALIDATOR_REQUEST`] and above.
+    ProposerDuty {
+        /// The slot.
+        slot: Slot,
+    },
 }
 
 /// What a node does in response to an input.
@@ -104,6 +112,16 @@ pub enum NodeOutput {
         validator: u64,
         /// Source, target and signing root.
         attestation: ssv_core::slashing::AttestationToSign,
+    },
+    /// Duty path: the node signed a block of `validator` at `slot` with its share (after its
+    /// slashing history accepted it).
+    SignedBlock {
+        /// The validator.
+        validator: u64,
+        /// The block's slot.
+        slot: Slot,
+        /// `compute_signing_root(block, DOMAIN_BEACON_PROPOSER)`.
+        signing_root: [u8; 32],
     },
 }
 
@@ -263,7 +281,9 @@ impl SimNode {
                 }
             }
             _ if !self.up => {}
-            NodeInput::CommitteeDuty { .. } | NodeInput::Beacon { .. } => {}
+            NodeInput::CommitteeDuty { .. }
+            | NodeInput::Beacon { .. }
+            | NodeInput::ProposerDuty { .. } => {}
             NodeInput::Start { role, slot, value } => self.start(now, role, slot, value, out),
             NodeInput::Message(bytes) => self.receive(now, &bytes, out),
             NodeInput::Timeout => {

@@ -74,6 +74,62 @@ impl Behaviour {
     }
 }
 
+/// How many duties the duty path's chain gives the cluster's validators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Density {
+    /// 2 slots per epoch and a registry of only the cluster's validators, so every
+    /// validator is in the sync committee and proposes in turn: about 1.5 × validators due
+    /// items per slot (stress).
+    #[default]
+    Dense,
+    /// 32 slots per epoch (mainnet), and the sync committee and proposers drawn from a
+    /// registry of [`MAINNET_REGISTRY`] validators of which the cluster's are the first: a
+    /// validator attests once an epoch and is a sync-committee member or proposer at
+    /// mainnet odds.
+    Mainnet,
+}
+
+/// Validators of the mainnet-density registry (about mainnet's active set).
+pub const MAINNET_REGISTRY: u64 = 1_000_000;
+
+impl Density {
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dense => "dense",
+            Self::Mainnet => "mainnet",
+        }
+    }
+
+    /// Parses a CLI name.
+    ///
+    /// # Errors
+    /// The unknown name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        [Self::Dense, Self::Mainnet]
+            .into_iter()
+            .find(|d| d.name() == name)
+            .ok_or_else(|| format!("unknown density {name:?}; one of dense, mainnet"))
+    }
+
+    /// Slots per epoch of the duty path's chain.
+    pub fn slots_per_epoch(self) -> u64 {
+        match self {
+            Self::Dense => 2,
+            Self::Mainnet => 32,
+        }
+    }
+
+    /// Validators in the chain's registry when the cluster runs `validators` (proposers
+    /// and the sync committee are drawn from it).
+    pub fn registry(self, validators: u64) -> u64 {
+        match self {
+            Self::Dense => validators,
+            Self::Mainnet => MAINNET_REGISTRY.max(validators),
+        }
+    }
+}
+
 /// Network faults while the run is chaotic (before [`SimOptions::heal_slot`]). After it,
 /// every link delivers everything within `latency_ms_min..=latency_ms_max`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +208,8 @@ pub struct SimOptions {
     /// Test-only broken rule: every operator's quorum is lowered to about f + 1 (the
     /// committee is told it tolerates fewer faults), which the invariants must catch.
     pub broken_quorum: bool,
+    /// Duty path: how dense the cluster's duties are.
+    pub density: Density,
 }
 
 impl Default for SimOptions {
@@ -170,6 +228,7 @@ impl Default for SimOptions {
             beacon: BeaconFaults::default(),
             duty_runners: false,
             broken_quorum: false,
+            density: Density::Dense,
         }
     }
 }
@@ -211,7 +270,7 @@ impl SimOptions {
         if self.faulty() > self.operators {
             return Err("more faulty operators than operators".into());
         }
-        if self.duty_runners && self.slots <= super::runners::SLOTS_PER_EPOCH {
+        if self.duty_runners && self.slots <= self.density.slots_per_epoch() {
             return Err("the duty path has no duties in epoch 0: simulate more slots".into());
         }
         if self.net.latency_ms_min > self.net.latency_ms_max {
@@ -273,6 +332,7 @@ impl SimOptions {
             },
             duty_runners,
             broken_quorum: false,
+            density: Density::Dense,
         }
     }
 }

@@ -1,6 +1,10 @@
 //! The duty path: each simulated operator runs the core's duty runners (a
 //! [`ssv_core::runner::Committee`] of `CommitteeRunner`s: attestations and sync-committee
-//! messages) against the in-memory beacon chain ([`crate::chain::Chain`]).
+//! messages; a [`ssv_core::runner::Validator`] with a proposer `ValidatorRunner` for each
+//! of its validators the chain makes proposer) against the in-memory beacon chain
+//! ([`crate::chain::Chain`]). Blocks come from the chain through the runner's
+//! [`Request::Proposal`] (answered by the world after a seeded delay, like attestation
+//! data); a block is share-signed only after the node's slashing history accepted it.
 //!
 //! The node answers the runners' requests the way the production shell does: attestation
 //! data goes out to the world ([`NodeOutput::Request`]), which answers it after a seeded
@@ -28,26 +32,35 @@ use ssv_core::qbft::{
 };
 use ssv_core::runner::{
     BeaconNetwork, Committee, CommitteeRunner, Duty, Input, Output, Request, Response, RunnerError,
-    RunnerValueCheck, SignRequest, SlashingProtection, Submission, ThresholdBls,
+    RunnerValueCheck, SignRequest, SlashingProtection, Submission, ThresholdBls, Validator,
+    ValidatorRunner, check_validator_consensus_data,
 };
-use ssv_core::slashing::{AttestationToSign, SlashingHistory};
+use ssv_core::slashing::{AttestationToSign, BlockToSign, SlashingHistory};
 use ssv_core::types::ssz::Encode;
 use ssv_core::types::ssz_types::VariableList;
 use ssv_core::types::{
-    BeaconVote, BlsPublicKeyBytes, CommitteeDuty, Epoch, OperatorId, Share, ShareMember,
-    SignedSsvMessage, Slot, ValidatorDuty, ValidatorIndex,
+    BeaconRole, BeaconVote, BlsPublicKeyBytes, CommitteeDuty, Epoch, MessageId, OperatorId,
+    PartialSigMsgType, RunnerRole, Share, ShareMember, SignedSsvMessage, Slot,
+    ValidatorConsensusData, ValidatorDuty, ValidatorIndex,
 };
 
 use super::CryptoMode;
 use super::crypto::{Crypto, FakeBls};
 use super::duties::DOMAIN;
 use super::node::{NodeOutput, NodeStats, RETAIN_SLOTS};
+use super::options::Density;
 use crate::chain::{Chain as Beacon, ChainConfig, fork_version};
 
-/// Slots per epoch of the simulated beacon chain on the duty path: short, so that small
-/// validator sets still attest in most slots. Epoch 0 has no duties (its source and target
-/// epochs are equal, which the beacon-vote check refuses).
+/// Slots per epoch of the simulated beacon chain on the duty path at the default
+/// ([`Density::Dense`]) density: short, so that small validator sets still attest in most
+/// slots. Epoch 0 has no duties (its source and target epochs are equal, which the
+/// beacon-vote check refuses).
 pub const SLOTS_PER_EPOCH: u64 = 2;
+/// The `role` of a proposal in a [`DueItem`] (`BeaconRole::Proposer`).
+pub const ROLE_PROPOSER: u64 = BeaconRole::Proposer as u64;
+/// Request ids from this one up are the validator runners' (block requests); the
+/// committee's are below.
+pub const VALIDATOR_REQUEST: u64 = 1 << 63;
 /// The fork the simulated chain runs.
 pub const FORK: DataVersion = DataVersion::Electra;
 /// Most early messages a node keeps for retry.
@@ -147,7 +160,7 @@ pub fn cluster_keys(operators: u64, validators: u64) -> Result<Arc<ClusterKeys>,
 }
 
 /// The simulated beacon chain of a run: the run's seed, `slot_ms` slots from
-/// `genesis_ms`, the cluster's validators.
+/// `genesis_ms`, the cluster's validators, at `density`.
 ///
 /// # Errors
 /// No validators.
@@ -156,22 +169,24 @@ pub fn beacon(
     genesis_ms: UnixMillis,
     slot_ms: u64,
     keys: &ClusterKeys,
+    density: Density,
 ) -> Result<Beacon, String> {
     let config = ChainConfig {
         seed,
         genesis_time: genesis_ms / 1_000,
         slot_duration_ms: slot_ms,
-        slots_per_epoch: SLOTS_PER_EPOCH,
+        slots_per_epoch: density.slots_per_epoch(),
         fork: FORK,
         head_lag_slots: 0,
     };
-    Beacon::new(config, keys.validators.clone()).map_err(|e| e.to_string())
+    let chain = Beacon::new(config, keys.validators.clone()).map_err(|e| e.to_string())?;
+    Ok(chain.with_registry(density.registry(keys.validators.len() as u64)))
 }
 
 /// The runners' view of the simulated chain (the same domains as the chain's).
 pub fn network(beacon: &Beacon, genesis_ms: UnixMillis) -> BeaconNetwork {
     BeaconNetwork {
-        slots_per_epoch: SLOTS_PER_EPOCH,
+        slots_per_epoch: beacon.config().slots_per_epoch,
         slot_ms: beacon.config().slot_duration_ms,
         genesis_ms,
         genesis_validators_root: beacon.genesis_validators_root(),
@@ -188,10 +203,16 @@ pub type DueItem = (Slot, u64, ValidatorIndex);
 /// Memoized pure functions of a chain (every node asks for the same duty; the chain
 /// recomputes shuffles and the sync committee on each call): bounded, keyed by the chain's
 /// identity, so results are exactly what the chain computes.
-type ChainId = (u64, u64, [u8; 32]);
+type ChainId = (u64, u64, [u8; 32], u64, u64);
 
 fn chain_id(beacon: &Beacon) -> ChainId {
-    (beacon.config().seed, beacon.validators().len() as u64, beacon.genesis_validators_root())
+    (
+        beacon.config().seed,
+        beacon.validators().len() as u64,
+        beacon.genesis_validators_root(),
+        beacon.config().slots_per_epoch,
+        beacon.registry_size(),
+    )
 }
 
 /// Entries a memo keeps (the oldest keys go first).
@@ -244,14 +265,30 @@ fn committee_members(beacon: &Beacon, slot: Slot, index: u64) -> Result<Arc<Vec<
     })
 }
 
+/// The attester and sync duties of every cluster validator in `epoch`, computed once per
+/// epoch (the chain recomputes the epoch's shuffle and every committee on each call).
+fn epoch_duties(beacon: &Beacon, epoch: Epoch) -> Option<Arc<EpochDuties>> {
+    type Memo = Mutex<BTreeMap<(ChainId, Epoch), Option<Arc<EpochDuties>>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    memo(&MEMO, (chain_id(beacon), epoch), || {
+        let all: Vec<u64> = (0..beacon.validators().len() as u64).collect();
+        let attesters = beacon.attester_duties(epoch, &all).ok()?;
+        let syncs = beacon.sync_duties(epoch, &all).ok()?;
+        Some(Arc::new((attesters, syncs)))
+    })
+}
+
+/// An epoch's attester and sync duties of the cluster's validators.
+type EpochDuties = (Vec<crate::chain::AttesterDuty>, Vec<crate::chain::SyncDuty>);
+
 fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> {
     let epoch = beacon.epoch_of(slot);
     if epoch == 0 {
         return None;
     }
-    let all: Vec<u64> = (0..beacon.validators().len() as u64).collect();
+    let (attesters, syncs) = &*epoch_duties(beacon, epoch)?;
     let mut duties = Vec::new();
-    for a in beacon.attester_duties(epoch, &all).ok()?.into_iter().filter(|a| a.slot == slot) {
+    for a in attesters.iter().filter(|a| a.slot == slot).cloned() {
         duties.push(ValidatorDuty {
             role: 0,
             pub_key: a.pubkey,
@@ -264,7 +301,7 @@ fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> 
             validator_sync_committee_indices: VariableList::empty(),
         });
     }
-    for s in beacon.sync_duties(epoch, &all).ok()? {
+    for s in syncs.iter().cloned() {
         let mut indices = s.validator_sync_committee_indices;
         indices.truncate(13);
         duties.push(ValidatorDuty {
@@ -282,15 +319,63 @@ fn compute_committee_duty(beacon: &Beacon, slot: Slot) -> Option<CommitteeDuty> 
     (!duties.is_empty()).then_some(CommitteeDuty { slot, validator_duties: duties })
 }
 
-/// The duty path's value check as the invariants see it: an SSZ `BeaconVote` whose
-/// target is the slot's epoch and whose source the epoch before.
+/// The proposer duty of `slot` if one of the cluster's validators proposes (never in
+/// epoch 0).
+pub fn proposer_duty(beacon: &Beacon, slot: Slot) -> Option<ValidatorDuty> {
+    let proposer = beacon.proposer(slot);
+    let key = usize::try_from(proposer).ok().and_then(|i| beacon.validators().get(i))?;
+    (beacon.epoch_of(slot) > 0).then(|| ValidatorDuty {
+        role: ROLE_PROPOSER,
+        pub_key: key.to_bytes(),
+        slot,
+        validator_index: proposer,
+        committee_index: 0,
+        committee_length: 0,
+        committees_at_slot: 0,
+        validator_committee_index: 0,
+        validator_sync_committee_indices: VariableList::empty(),
+    })
+}
+
+/// Everything the cluster must submit for `slot`: the committee duty's items and the
+/// proposal.
+pub fn due_at(beacon: &Beacon, slot: Slot) -> Vec<DueItem> {
+    let mut due = committee_duty(beacon, slot).map(|d| due_items(&d)).unwrap_or_default();
+    if let Some(p) = proposer_duty(beacon, slot) {
+        due.push((slot, ROLE_PROPOSER, p.validator_index));
+    }
+    due
+}
+
+/// The proposer runner's value as the invariants see it: a `ValidatorConsensusData` of a
+/// proposer duty at `slot` whose block is of `slot`.
 ///
 /// # Errors
 /// Why the value is invalid.
-pub fn check_vote(slot: Slot, value: &[u8]) -> Result<(), String> {
+pub fn check_proposal(slot: Slot, value: &[u8]) -> Result<(), String> {
+    use ssv_core::types::ssz::Decode;
+    let cd = ValidatorConsensusData::from_ssz_bytes(value)
+        .map_err(|e| format!("not a ValidatorConsensusData: {e:?}"))?;
+    if cd.duty.role != ROLE_PROPOSER || cd.duty.slot != slot {
+        return Err("not a proposer duty of the slot".into());
+    }
+    let block = cd.block_data().map_err(|e| format!("no block: {e:?}"))?;
+    if block.slot() != slot || block.proposer_index() != cd.duty.validator_index {
+        return Err("a block of another slot or proposer".into());
+    }
+    Ok(())
+}
+
+/// The duty path's value check as the invariants see it: an SSZ `BeaconVote` whose
+/// target is the slot's epoch (of `slots_per_epoch` slots) and whose source the epoch
+/// before.
+///
+/// # Errors
+/// Why the value is invalid.
+pub fn check_vote(slots_per_epoch: u64, slot: Slot, value: &[u8]) -> Result<(), String> {
     use ssv_core::types::ssz::Decode;
     let vote = BeaconVote::from_ssz_bytes(value).map_err(|e| format!("not a BeaconVote: {e:?}"))?;
-    let epoch = slot / SLOTS_PER_EPOCH;
+    let epoch = slot / slots_per_epoch.max(1);
     if vote.target.epoch != epoch || vote.source.epoch.saturating_add(1) != epoch {
         return Err("source and target are not the previous and the slot's epoch".into());
     }
@@ -310,6 +395,9 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
     match s {
         Submission::SingleAttestation(a) => Some((a.data.slot, 0, a.attester_index)),
         Submission::SyncCommitteeMessage(m) => Some((m.slot, 3, m.validator_index)),
+        Submission::Block { block, .. } => {
+            Some((block.slot(), ROLE_PROPOSER, block.proposer_index()))
+        }
         _ => None,
     }
 }
@@ -338,9 +426,78 @@ pub fn submit(
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(now_ms, std::slice::from_ref(m))
         }
+        Submission::Block { block, signature } => {
+            let summary = crate::chain::blocks::SignedBlockSummary {
+                slot: block.slot(),
+                proposer_index: block.proposer_index(),
+                block_root: block.block_root(),
+                signature: *signature,
+                blinded: block.is_blinded(),
+            };
+            return beacon.publish_block(now_ms, &summary).map_err(|e| e.to_string());
+        }
         other => return Err(format!("unexpected submission {:?}", std::mem::discriminant(other))),
     };
     res.map_err(|f| f.into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; "))
+}
+
+/// The chain's block for `slot` (`produceBlockV3`, the full block): the chain checks the
+/// RANDAO reveal with real BLS, or in fake-crypto mode against the [`FakeBls`] stand-in
+/// under the same domain.
+///
+/// # Errors
+/// A reveal that does not verify, a proposer outside the cluster, an unsupported fork.
+pub fn produce_block(
+    beacon: &Beacon,
+    crypto: &Crypto,
+    now_ms: UnixMillis,
+    slot: Slot,
+    randao_reveal: [u8; 96],
+    graffiti: [u8; 32],
+) -> Result<ssv_core::beacon::VersionedBlock, String> {
+    use ssv_core::crypto::signing::compute_signing_root;
+    use ssv_core::types::tree_hash::TreeHash;
+    if crypto.mode() == CryptoMode::Real {
+        return beacon
+            .produce_block(now_ms, slot, randao_reveal, graffiti)
+            .map(|(full, _)| full)
+            .map_err(|e| e.to_string());
+    }
+    let proposer = beacon.proposer(slot);
+    let key = usize::try_from(proposer)
+        .ok()
+        .and_then(|i| beacon.validators().get(i))
+        .ok_or_else(|| format!("proposer {proposer} is not the cluster's"))?;
+    let epoch_root = beacon.epoch_of(slot).tree_hash_root().0;
+    let root = compute_signing_root(&epoch_root, &beacon.domain(BeaconDomainType::RANDAO));
+    if !FakeBls::verify(&key.to_bytes(), &root, &randao_reveal) {
+        return Err("invalid randao reveal (fake BLS)".into());
+    }
+    let config = beacon.config();
+    let head = slot.saturating_sub(1).min(beacon.head_slot(now_ms));
+    let template = crate::chain::blocks::BlockTemplate {
+        fork: config.fork,
+        slot,
+        proposer_index: proposer,
+        parent_root: beacon.block_root(head),
+        randao_reveal,
+        graffiti,
+        fee_recipient: [0; 20],
+        timestamp: config.genesis_time + slot * config.slot_duration_ms / 1000,
+        seed: config.seed,
+    };
+    crate::chain::blocks::produce(&template).map(|(full, _)| full).map_err(|e| e.to_string())
+}
+
+/// The proposer runner's value for a block the beacon node returned: what an honest
+/// runner decides on (the chain's proposer duty, the block's fork, its SSZ).
+pub fn proposal_value(duty: ValidatorDuty, block: &ssv_core::beacon::VersionedBlock) -> Vec<u8> {
+    ValidatorConsensusData {
+        duty,
+        version: block.version().as_u64(),
+        data_ssz: VariableList::new(block.to_ssz()).unwrap_or_default(),
+    }
+    .as_ssz_bytes()
 }
 
 /// The chain's checks of a committee-duty submission with [`FakeBls`] signatures.
@@ -364,6 +521,17 @@ fn check_fake(beacon: &Beacon, s: &Submission) -> Result<(), String> {
                 ));
             }
             (m.validator_index, m.beacon_block_root, BeaconDomainType::SYNC_COMMITTEE, &m.signature)
+        }
+        Submission::Block { block, signature } => {
+            let expected = beacon.proposer(block.slot());
+            if block.proposer_index() != expected {
+                return Err(format!(
+                    "slot {}: proposer {} is not the slot's ({expected})",
+                    block.slot(),
+                    block.proposer_index()
+                ));
+            }
+            (expected, block.block_root(), BeaconDomainType::BEACON_PROPOSER, signature)
         }
         other => return Err(format!("unexpected submission {:?}", std::mem::discriminant(other))),
     };
@@ -422,8 +590,57 @@ pub struct DutyNode {
     history: BTreeMap<BlsPublicKeyBytes, SlashingHistory>,
     decided: BTreeMap<Slot, BeaconVote>,
     up: bool,
+    /// Validator index by validator public key (routing of validator-role messages).
+    by_pubkey: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
+    /// The validators with a proposer runner, created at their first duty; lost on a crash.
+    validators: BTreeMap<ValidatorIndex, SimValidator>,
+    /// Kept validator-role messages: (validator, slot, kind, message).
+    vretry: Vec<(ValidatorIndex, Slot, MsgKind, SignedSsvMessage)>,
+    /// Open block requests: outer id → (validator, the validator's request id, request).
+    vrequests: BTreeMap<u64, (ValidatorIndex, u64, Request)>,
+    next_vrequest: u64,
+    /// The node's current slot, for the proposer value check's far-future rule.
+    now_slot: Arc<std::sync::atomic::AtomicU64>,
     /// Counters of dropped and refused inputs.
     pub stats: NodeStats,
+}
+
+/// A validator's router (its proposer runner) and the slot of its decided block.
+struct SimValidator {
+    validator: Validator,
+    decided_block_slot: Option<Slot>,
+}
+
+/// What a message is to its runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MsgKind {
+    Consensus,
+    PreConsensus,
+    PostConsensus,
+}
+
+/// The proposer runner's value check: `check_validator_consensus_data` with the node's
+/// current epoch (its slashing lookup is the atomic check at signing).
+struct ProposalCheck {
+    network: Arc<BeaconNetwork>,
+    share: Share,
+    now_slot: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ssv_core::qbft::ValueCheck for ProposalCheck {
+    fn check(&self, value: &[u8]) -> Result<(), ValueCheckError> {
+        let slot = self.now_slot.load(std::sync::atomic::Ordering::Relaxed);
+        check_validator_consensus_data(
+            value,
+            BeaconRole::Proposer,
+            &self.network,
+            self.network.epoch_at_slot(slot),
+            &self.share.validator_pub_key,
+            self.share.validator_index,
+            &self.share.share_pub_key,
+            &CheckedAtSigning,
+        )
+    }
 }
 
 impl std::fmt::Debug for DutyNode {
@@ -469,6 +686,7 @@ impl DutyNode {
         let context = Arc::new(Mutex::new(DutyContext::default()));
         let fake_bls = (crypto.mode() == CryptoMode::Fake).then(|| Arc::clone(&keys.fake_bls));
         let committee = new_committee(&member, &crypto, &network, &shares, &context, &fake_bls);
+        let by_pubkey = shares.values().map(|s| (s.validator_pub_key, s.validator_index)).collect();
         Ok(Self {
             operator,
             member,
@@ -483,6 +701,12 @@ impl DutyNode {
             history: BTreeMap::new(),
             decided: BTreeMap::new(),
             up: true,
+            by_pubkey,
+            validators: BTreeMap::new(),
+            vretry: Vec::new(),
+            vrequests: BTreeMap::new(),
+            next_vrequest: VALIDATOR_REQUEST,
+            now_slot: Arc::default(),
             stats: NodeStats::default(),
         })
     }
@@ -497,12 +721,16 @@ impl DutyNode {
         if !self.up {
             return None;
         }
-        self.committee
+        let committee = self
+            .committee
             .runners
             .values()
             .filter(|r| !runner_decided(r))
             .filter_map(CommitteeRunner::poll_timeout)
-            .min()
+            .min();
+        let validators =
+            self.validators.values().filter_map(|v| validator_deadline(&v.validator)).min();
+        committee.into_iter().chain(validators).min()
     }
 
     /// The process died: runners and queued messages are lost; the slashing history and
@@ -510,6 +738,9 @@ impl DutyNode {
     pub fn crash(&mut self) {
         self.up = false;
         self.retry.clear();
+        self.validators.clear();
+        self.vretry.clear();
+        self.vrequests.clear();
         self.committee = new_committee(
             &self.member,
             &self.crypto,
@@ -550,8 +781,262 @@ impl DutyNode {
         response: Response,
         out: &mut Vec<NodeOutput>,
     ) {
-        if self.up {
-            self.feed(now, Input::Response { id, response }, out);
+        if !self.up {
+            return;
+        }
+        if id >= VALIDATOR_REQUEST {
+            if let Some((vi, inner, _)) = self.vrequests.remove(&id) {
+                self.feed_validator(now, vi, Input::Response { id: inner, response }, out);
+            }
+            return;
+        }
+        self.feed(now, Input::Response { id, response }, out);
+    }
+
+    /// The open block request `id` of a proposer runner: (validator, slot, RANDAO reveal,
+    /// graffiti).
+    pub fn block_request(&self, id: u64) -> Option<(ValidatorIndex, Slot, [u8; 96], [u8; 32])> {
+        match self.vrequests.get(&id)? {
+            (vi, _, Request::Proposal { slot, graffiti, randao_reveal }) => {
+                Some((*vi, *slot, *randao_reveal, *graffiti))
+            }
+            _ => None,
+        }
+    }
+
+    /// The QBFT identifier of `validator`'s proposer runner.
+    pub fn proposer_identifier(&self, validator: ValidatorIndex) -> Option<[u8; 56]> {
+        let share = self.shares.get(&validator)?;
+        Some(MessageId::for_validator(DOMAIN, RunnerRole::Proposer, &share.validator_pub_key).0)
+    }
+
+    /// Starts the proposer duty `duty` of one of the cluster's validators.
+    pub fn start_proposer(
+        &mut self,
+        now: UnixMillis,
+        duty: ValidatorDuty,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        if !self.up {
+            return;
+        }
+        let vi = duty.validator_index;
+        let keep = duty.slot.saturating_sub(RETAIN_SLOTS);
+        self.vretry.retain(|(_, s, _, _)| *s >= keep);
+        if !self.validators.contains_key(&vi) {
+            let Some(v) = self.new_validator(vi) else {
+                self.stats.refused += 1;
+                return;
+            };
+            self.validators.insert(vi, v);
+        }
+        self.feed_validator(now, vi, Input::StartDuty(Duty::Validator(duty)), out);
+    }
+
+    fn new_validator(&self, vi: ValidatorIndex) -> Option<SimValidator> {
+        let share = self.shares.get(&vi)?.clone();
+        let config = Arc::new(QbftConfig {
+            proposer: Box::new(RoundRobinProposer),
+            value_check: Box::new(ProposalCheck {
+                network: Arc::clone(&self.network),
+                share: share.clone(),
+                now_slot: Arc::clone(&self.now_slot),
+            }),
+            timeouts: Box::new(SlotRelativeTimeouts {
+                genesis_ms: self.network.genesis_ms,
+                slot_ms: self.network.slot_ms,
+                anchor: SlotAnchor::Relative,
+            }),
+            verifier: self.crypto.verifier(),
+            signer: self.crypto.signer(self.operator),
+            cut_off_round: super::node::CUT_OFF_ROUND,
+        });
+        let id = MessageId::for_validator(DOMAIN, RunnerRole::Proposer, &share.validator_pub_key);
+        let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone());
+        let mut runner = ValidatorRunner::new(
+            RunnerRole::Proposer,
+            Arc::clone(&self.network),
+            share.clone(),
+            self.operator,
+            Some(controller),
+            config,
+        );
+        if let Some(fake) = &self.fake_bls {
+            runner = runner.with_bls(Arc::clone(fake) as Arc<dyn ThresholdBls>);
+        }
+        let validator =
+            Validator::new(self.member.clone(), share, vec![runner], self.crypto.verifier());
+        Some(SimValidator { validator, decided_block_slot: None })
+    }
+
+    /// Whether `vi`'s proposer runner can take a message of `kind` for `slot`: its duty of
+    /// the slot started (pre-consensus), its instance runs (consensus), it decided
+    /// (post-consensus).
+    fn validator_ready(&self, vi: ValidatorIndex, slot: Slot, kind: MsgKind) -> bool {
+        let Some(r) =
+            self.validators.get(&vi).and_then(|v| v.validator.runners.get(&RunnerRole::Proposer))
+        else {
+            return false;
+        };
+        let Some(state) = r.state.as_ref() else { return false };
+        if state.starting_duty.slot() < slot {
+            return false;
+        }
+        match kind {
+            MsgKind::PreConsensus => true,
+            MsgKind::Consensus => state.running_instance.is_some(),
+            MsgKind::PostConsensus => state.decided_value.is_some(),
+        }
+    }
+
+    /// Routes a validator-role message to its validator, or keeps it until the runner is
+    /// ready.
+    fn receive_validator(
+        &mut self,
+        now: UnixMillis,
+        msg: SignedSsvMessage,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        let pk = &msg.ssv_message.msg_id;
+        let vi = self.by_pubkey.iter().find(|(k, _)| pk.belongs_to_validator(k)).map(|(_, v)| *v);
+        let (Some(vi), Some((slot, kind))) = (vi, validator_message_slot(&msg)) else {
+            self.stats.unroutable += 1;
+            return;
+        };
+        self.feed_validator_message(now, vi, slot, kind, msg, out);
+    }
+
+    fn feed_validator_message(
+        &mut self,
+        now: UnixMillis,
+        vi: ValidatorIndex,
+        slot: Slot,
+        kind: MsgKind,
+        msg: SignedSsvMessage,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        if !self.validator_ready(vi, slot, kind) {
+            let now_slot = self.network.slot_at(now);
+            if slot.saturating_add(RETAIN_SLOTS) >= now_slot
+                && slot <= now_slot + 1
+                && self.vretry.len() < RETRY_MAX
+            {
+                self.vretry.push((vi, slot, kind, msg));
+            } else {
+                self.stats.unroutable += 1;
+            }
+            return;
+        }
+        self.feed_validator(now, vi, Input::Message(msg), out);
+    }
+
+    /// Handles `input` at validator `vi` and what it leads to (signing answers), then
+    /// retries kept messages that became acceptable.
+    fn feed_validator(
+        &mut self,
+        now: UnixMillis,
+        vi: ValidatorIndex,
+        input: Input,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        self.now_slot.store(self.network.slot_at(now), std::sync::atomic::Ordering::Relaxed);
+        let mut queue = vec![input];
+        let mut progress = false;
+        while let Some(input) = queue.pop() {
+            let copy = match &input {
+                Input::Message(m) => Some(m.clone()),
+                _ => None,
+            };
+            let Some(v) = self.validators.get_mut(&vi) else { return };
+            let mut o = Vec::new();
+            match v.validator.handle(now, input, &mut o) {
+                Ok(()) => {
+                    progress = true;
+                    if copy.is_some() {
+                        self.stats.accepted += 1;
+                    }
+                }
+                Err(RunnerError::InvalidOperatorSignature) => self.stats.bad_signature += 1,
+                // As on the committee path: a consensus message ahead of the instance's
+                // round or proposal waits for the next progress.
+                Err(RunnerError::Qbft(
+                    QbftError::NoProposalForCurrentRound
+                    | QbftError::WrongMessageRound
+                    | QbftError::FutureMessage
+                    | QbftError::InstanceNotFound,
+                )) if copy.is_some() => {
+                    let kept = copy.and_then(|m| Some((validator_message_slot(&m)?, m)));
+                    match kept {
+                        Some(((slot, kind), m)) if self.vretry.len() < RETRY_MAX => {
+                            self.vretry.push((vi, slot, kind, m));
+                        }
+                        _ => self.stats.unroutable += 1,
+                    }
+                }
+                Err(_) => self.stats.refused += 1,
+            }
+            self.execute_validator(vi, o, &mut queue, out);
+        }
+        if progress {
+            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.vretry)
+                .into_iter()
+                .partition(|(v, slot, kind, _)| *v == vi && self.validator_ready(*v, *slot, *kind));
+            self.vretry = waiting;
+            self.stats.retried += ready.len() as u64;
+            for (v, _, _, m) in ready {
+                self.feed_validator(now, v, Input::Message(m), out);
+            }
+        }
+    }
+
+    fn execute_validator(
+        &mut self,
+        vi: ValidatorIndex,
+        o: Vec<Output>,
+        queue: &mut Vec<Input>,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        for o in o {
+            match o {
+                Output::Qbft(ssv_core::qbft::Output::Broadcast(m)) | Output::Broadcast(m) => {
+                    out.push(NodeOutput::Broadcast(Arc::new(m.as_ssz_bytes())));
+                }
+                Output::Qbft(ssv_core::qbft::Output::TimerSet { .. }) => {}
+                Output::Qbft(ssv_core::qbft::Output::Decided(d)) => {
+                    use ssv_core::types::ssz::Decode;
+                    if let Ok(cd) = ValidatorConsensusData::from_ssz_bytes(&d.value)
+                        && let Ok(block) = cd.block_data()
+                        && let Some(v) = self.validators.get_mut(&vi)
+                    {
+                        v.decided_block_slot = Some(block.slot());
+                    }
+                    if let Some(id) = self.proposer_identifier(vi) {
+                        out.push(NodeOutput::Decided {
+                            key: (id, d.height),
+                            round: d.round,
+                            value: d.value,
+                            commit: d.aggregated_commit.as_ssz_bytes(),
+                        });
+                    }
+                }
+                Output::Request { id, request: Request::Sign(items) } => {
+                    let block_slot = self.validators.get(&vi).and_then(|v| v.decided_block_slot);
+                    let response = self.sign(None, block_slot, &items, out);
+                    queue.push(Input::Response { id, response });
+                }
+                Output::Request { id, request: request @ Request::Proposal { .. } } => {
+                    let Request::Proposal { slot, .. } = request else { continue };
+                    let outer = self.next_vrequest;
+                    self.next_vrequest = self.next_vrequest.wrapping_add(1).max(VALIDATOR_REQUEST);
+                    self.vrequests.insert(outer, (vi, id, request));
+                    out.push(NodeOutput::Request { id: outer, slot });
+                }
+                Output::Request { id, .. } => {
+                    let response = Response::Failed("only proposals are simulated".into());
+                    queue.push(Input::Response { id, response });
+                }
+                Output::Submit(s) => out.push(NodeOutput::Submit(Box::new(s))),
+            }
         }
     }
 
@@ -565,6 +1050,10 @@ impl DutyNode {
             self.stats.malformed += 1;
             return;
         };
+        if matches!(msg.ssv_message.msg_id.role(), Some(r) if r != RunnerRole::Committee) {
+            self.receive_validator(now, msg, out);
+            return;
+        }
         self.feed(now, Input::Message(msg), out);
     }
 
@@ -592,6 +1081,15 @@ impl DutyNode {
             for input in queue {
                 self.feed(now, input, out);
             }
+        }
+        let due: Vec<ValidatorIndex> = self
+            .validators
+            .iter()
+            .filter(|(_, v)| validator_deadline(&v.validator).is_some_and(|d| d <= now))
+            .map(|(vi, _)| *vi)
+            .collect();
+        for vi in due {
+            self.feed_validator(now, vi, Input::Timeout, out);
         }
     }
 
@@ -715,7 +1213,7 @@ impl DutyNode {
                 Output::Request { id, request: Request::Sign(items) } => {
                     let vote = decided_now
                         .or_else(|| self.decided.last_key_value().map(|(s, v)| (*s, *v)));
-                    let response = self.sign(vote.map(|v| v.1), &items, out);
+                    let response = self.sign(vote.map(|v| v.1), None, &items, out);
                     queue.push(Input::Response { id, response });
                 }
                 Output::Request { id, .. } => {
@@ -737,11 +1235,13 @@ impl DutyNode {
         .0
     }
 
-    /// Signs `items` with the share secrets, each attestation only after the slashing
-    /// history accepted it (source and target from `vote`).
+    /// Signs `items` with the share secrets, each attestation (source and target from
+    /// `vote`) and block (slot `block_slot`, the decided block's) only after the slashing
+    /// history accepted it.
     fn sign(
         &mut self,
         vote: Option<BeaconVote>,
+        block_slot: Option<Slot>,
         items: &[SignRequest],
         out: &mut Vec<NodeOutput>,
     ) -> Response {
@@ -768,8 +1268,25 @@ impl DutyNode {
                     validator: item.validator_index,
                     attestation: att,
                 });
-            } else if item.domain_type != BeaconDomainType::SYNC_COMMITTEE {
-                return Response::Failed("only committee duties are simulated".into());
+            } else if item.domain_type == BeaconDomainType::BEACON_PROPOSER {
+                let Some(slot) = block_slot else {
+                    return Response::Failed("block to sign without a decided block".into());
+                };
+                let block = BlockToSign { slot, signing_root: item.signing_root };
+                let history = self.history.entry(item.share_pub_key).or_default();
+                if let Err(e) = history.check_and_insert_block(&block) {
+                    self.stats.refused += 1;
+                    return Response::Failed(format!("slashing protection refused: {e}"));
+                }
+                out.push(NodeOutput::SignedBlock {
+                    validator: item.validator_index,
+                    slot,
+                    signing_root: item.signing_root,
+                });
+            } else if item.domain_type != BeaconDomainType::SYNC_COMMITTEE
+                && item.domain_type != BeaconDomainType::RANDAO
+            {
+                return Response::Failed("only committee and proposer duties are simulated".into());
             }
             sigs.push(match self.fake_bls {
                 Some(_) => FakeBls::sign(&item.share_pub_key, &item.signing_root),
@@ -778,6 +1295,34 @@ impl DutyNode {
         }
         Response::all_signed(sigs)
     }
+}
+
+/// The earliest QBFT deadline of a validator's runners that have not decided.
+fn validator_deadline(v: &Validator) -> Option<UnixMillis> {
+    v.runners
+        .values()
+        .filter(|r| {
+            let h = r.state.as_ref().and_then(|s| s.running_instance);
+            !h.is_some_and(|h| {
+                r.controller.as_ref().and_then(|c| c.instance(h)).is_some_and(|i| i.state().decided)
+            })
+        })
+        .filter_map(ValidatorRunner::poll_timeout)
+        .min()
+}
+
+/// The slot of a validator-role message and what it is to the runner.
+fn validator_message_slot(m: &SignedSsvMessage) -> Option<(Slot, MsgKind)> {
+    if let Ok(q) = m.decode_qbft() {
+        return Some((q.height, MsgKind::Consensus));
+    }
+    let p = m.ssv_message.decode_partial_signatures().ok()?;
+    let kind = if p.msg_type == PartialSigMsgType::PostConsensus as u64 {
+        MsgKind::PostConsensus
+    } else {
+        MsgKind::PreConsensus
+    };
+    Some((p.slot, kind))
 }
 
 fn runner_decided(r: &CommitteeRunner) -> bool {

@@ -292,6 +292,12 @@ pub fn digest(outputs: &[NodeOutput]) -> u64 {
                 eat(b"S");
                 eat(&s.root());
             }
+            NodeOutput::SignedBlock { validator, slot, signing_root } => {
+                eat(b"P");
+                eat(&validator.to_le_bytes());
+                eat(&slot.to_le_bytes());
+                eat(signing_root);
+            }
             NodeOutput::SignedAttestation { validator, attestation } => {
                 eat(b"A");
                 eat(&validator.to_le_bytes());
@@ -388,7 +394,7 @@ impl Driver {
         let mut beacon = None;
         if o.duty_runners {
             let keys = runners::cluster_keys(o.operators, o.validators)?;
-            let b = runners::beacon(header.seed, GENESIS_MS, o.slot_ms, &keys)?;
+            let b = runners::beacon(header.seed, GENESIS_MS, o.slot_ms, &keys, o.density)?;
             let network = Arc::new(runners::network(&b, GENESIS_MS));
             for n in &header.nodes {
                 let node = DutyNode::new(
@@ -420,6 +426,7 @@ impl Driver {
         }
         let mut checker = Checker::new(Arc::clone(&chain), Arc::clone(&crypto), o.operators);
         checker.duty_path = o.duty_runners;
+        checker.slots_per_epoch = o.density.slots_per_epoch();
         let recorder = Recorder::new(&header, keep_trace)?;
         let expected_live = header
             .nodes
@@ -479,7 +486,7 @@ impl Driver {
                 // An equivocator's second replica sees another (valid) head, so the two
                 // propose different votes.
                 let salt = if info.replica == 1 { info.operator } else { 0 };
-                let ctx = DutyCtx { beacon, at_ms, local, salt };
+                let ctx = DutyCtx { beacon, crypto: &self.crypto, at_ms, local, salt };
                 drive_duty_node(d, &ctx, &mut self.checker, input, &mut self.out);
             }
         }
@@ -502,12 +509,43 @@ impl Driver {
                             if let Some(item) = runners::submitted_item(s) {
                                 self.submitted.insert((node, item));
                             }
+                            // A reconstructed block is signed by the validator, whoever
+                            // submits it.
+                            if let ssv_core::runner::Submission::Block { block, .. } = &**s {
+                                use ssv_core::crypto::signing::{
+                                    BeaconDomainType, compute_signing_root,
+                                };
+                                let domain = beacon.domain(BeaconDomainType::BEACON_PROPOSER);
+                                let signing_root =
+                                    compute_signing_root(&block.block_root(), &domain);
+                                let (v, slot) = (block.proposer_index(), block.slot());
+                                self.checker.on_signed_block(
+                                    step,
+                                    at_ms,
+                                    node,
+                                    true,
+                                    v,
+                                    slot,
+                                    signing_root,
+                                );
+                            }
                         }
                         Err(e) => self.checker.on_bad_submission(step, at_ms, node, &e),
                     }
                 }
                 NodeOutput::SignedAttestation { validator, attestation } => {
                     self.checker.on_signed(step, at_ms, node, honest, *validator, attestation);
+                }
+                NodeOutput::SignedBlock { validator, slot, signing_root } => {
+                    self.checker.on_signed_block(
+                        step,
+                        at_ms,
+                        node,
+                        honest,
+                        *validator,
+                        *slot,
+                        *signing_root,
+                    );
                 }
                 NodeOutput::Broadcast(_) | NodeOutput::Request { .. } => {}
             }
@@ -524,12 +562,18 @@ impl Driver {
     pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
         let step = self.step();
         if let Some(beacon) = &self.beacon {
-            let due = runners::committee_duty(beacon, slot).map(|d| runners::due_items(&d));
+            let mut due = runners::due_at(beacon, slot);
+            // A proposal starts at its slot's start, when a skewed clock may still be before
+            // the heal (its first messages lost): proposals are due from the slot after.
+            let heal = self.header.options.heal_slot;
+            if heal > 0 && slot <= heal {
+                due.retain(|(_, role, _)| *role != runners::ROLE_PROPOSER);
+            }
             self.checker.check_duty_liveness(
                 step,
                 at_ms,
                 slot,
-                due.as_deref().unwrap_or_default(),
+                &due,
                 &self.expected_live,
                 &self.submitted,
             );
@@ -548,6 +592,7 @@ impl Driver {
 /// What a duty node's input is handled against.
 struct DutyCtx<'a> {
     beacon: &'a Beacon,
+    crypto: &'a Crypto,
     /// True time, Unix ms (the beacon node's clock).
     at_ms: UnixMillis,
     /// The node's clock.
@@ -565,7 +610,7 @@ fn drive_duty_node(
     input: &NodeInput,
     out: &mut Vec<NodeOutput>,
 ) {
-    let DutyCtx { beacon, at_ms, local, salt } = *ctx;
+    let DutyCtx { beacon, crypto, at_ms, local, salt } = *ctx;
     use ssv_core::runner::Response;
     use ssv_core::types::BeaconVote;
     use ssv_core::types::ssz::Encode;
@@ -574,6 +619,44 @@ fn drive_duty_node(
             if let Some(duty) = runners::committee_duty(beacon, *slot) {
                 d.start(local, duty, out);
             }
+        }
+        NodeInput::ProposerDuty { slot } => {
+            if let Some(duty) = runners::proposer_duty(beacon, *slot) {
+                d.start_proposer(local, duty, out);
+            }
+        }
+        NodeInput::Beacon { id, failed, .. } if *id >= runners::VALIDATOR_REQUEST => {
+            let response = match (d.block_request(*id), *failed) {
+                (_, true) => Response::Failed("beacon node error (simulated)".into()),
+                (None, false) => return,
+                (Some((vi, slot, randao, mut graffiti)), false) => {
+                    // An equivocator's second replica gets another (valid) block.
+                    if salt != 0 {
+                        graffiti = Sha256::new()
+                            .chain_update(graffiti)
+                            .chain_update(salt.to_le_bytes())
+                            .finalize()
+                            .into();
+                    }
+                    match runners::produce_block(beacon, crypto, at_ms, slot, randao, graffiti) {
+                        Ok(block) => {
+                            if let (Some(duty), Some(key)) =
+                                (runners::proposer_duty(beacon, slot), d.proposer_identifier(vi))
+                                && d.is_up()
+                            {
+                                checker
+                                    .on_start((key, slot), &runners::proposal_value(duty, &block));
+                            }
+                            Response::ConsensusData {
+                                version: block.version().as_u64(),
+                                data_ssz: block.to_ssz(),
+                            }
+                        }
+                        Err(e) => Response::Failed(e),
+                    }
+                }
+            };
+            d.respond(local, *id, response, out);
         }
         NodeInput::Beacon { id, slot, lag, failed } => {
             let response = if *failed {

@@ -73,6 +73,8 @@ pub struct RunReport {
     pub submissions: u64,
     /// Duty path: due (slot, role, validator) items over the run.
     pub due: u64,
+    /// Duty path: distinct (slot, validator) proposals the chain accepted.
+    pub proposals: u64,
     /// The trace file bytes, when kept.
     pub trace: Option<Vec<u8>>,
 }
@@ -249,8 +251,12 @@ impl World {
                 }
                 let roles: Vec<DutyRole> = if !self.options.duty_runners {
                     self.driver.chain.duties(slot).to_vec()
-                } else if slot >= super::runners::SLOTS_PER_EPOCH {
-                    vec![DutyRole::Committee]
+                } else if slot >= self.options.density.slots_per_epoch() {
+                    let beacon = self.driver.beacon.as_ref();
+                    let proposer = beacon.and_then(|b| super::runners::proposer_duty(b, slot));
+                    let mut roles = vec![DutyRole::Committee];
+                    roles.extend(proposer.map(|p| DutyRole::Proposer(p.validator_index)));
+                    roles
                 } else {
                     Vec::new()
                 };
@@ -274,7 +280,11 @@ impl World {
                     return Ok(());
                 }
                 if self.options.duty_runners {
-                    return self.input(node, &NodeInput::CommitteeDuty { slot });
+                    let input = match role {
+                        DutyRole::Committee => NodeInput::CommitteeDuty { slot },
+                        DutyRole::Proposer(_) => NodeInput::ProposerDuty { slot },
+                    };
+                    return self.input(node, &input);
                 }
                 let info = &self.driver.header.nodes[node];
                 let salt = if info.replica == 1 { info.operator * 1_000 + 1 } else { 0 };
@@ -513,11 +523,16 @@ impl World {
         }
         let submissions = self.driver.submitted.len() as u64;
         let due = self.driver.beacon.as_ref().map_or(0, |b| {
-            (0..self.options.slots)
-                .filter_map(|s| super::runners::committee_duty(b, s))
-                .map(|d| d.validator_duties.len() as u64)
-                .sum()
+            (0..self.options.slots).map(|s| super::runners::due_at(b, s).len() as u64).sum()
         });
+        let proposals = self
+            .driver
+            .submitted
+            .iter()
+            .filter(|(_, (_, role, _))| *role == super::runners::ROLE_PROPOSER)
+            .map(|(_, item)| *item)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
         let violation = self.driver.checker.violation.clone();
         let trace_hash = self.driver.recorder.hash();
         let records = self.driver.recorder.records();
@@ -535,6 +550,7 @@ impl World {
             live_nodes,
             submissions,
             due,
+            proposals,
             trace: (keep && !bytes.is_empty()).then_some(bytes),
         }
     }
