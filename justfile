@@ -24,7 +24,7 @@ lint:
 ci:
     bash .ci/run
 
-# Every benchmark (criterion, bounded: 10 samples, 3 s each; under 15 minutes on 2 cores),
+# Every benchmark (criterion, bounded: 10 samples; the slow sizes run few slots per iteration),
 # then the table of medians, floors and ratios in benches/RESULTS.md.
 bench:
     cargo bench -p ssv-benches
