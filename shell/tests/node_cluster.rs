@@ -7,24 +7,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use ssv_core::beacon::{DataVersion, SyncAggregatorSelectionData};
-use ssv_core::crypto::rsa::OperatorPrivateKey;
 use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
-use ssv_core::crypto::threshold::split_secret;
 use ssv_core::slashing::AttestationToSign;
-use ssv_core::types::{CommitteeId, DomainType, MessageId, OperatorId, RunnerRole};
+use ssv_core::types::{CommitteeId, MessageId, OperatorId, RunnerRole};
 use ssv_shell::beacon::{BeaconClient, Timeouts};
 use ssv_shell::metrics::Metrics;
 use ssv_shell::node::driver::{Driver, DriverContext, DriverHandle, beacon_network};
 use ssv_shell::node::network::LoopbackHub;
 use ssv_shell::slashing_protection::SlashingDatabase;
-use ssv_shell::store::{NodeStore, OperatorRecord, ShareRecord};
+use ssv_shell::store::NodeStore;
 use ssv_simulator::chain::duties::{
     SYNC_COMMITTEE_SIZE, SYNC_COMMITTEE_SUBNET_COUNT, is_sync_committee_aggregator,
 };
@@ -35,15 +32,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tree_hash::TreeHash;
 
-const SEED: u64 = 21;
-const CHAIN_VALIDATORS: u64 = 64;
-/// Our validators: indices 0..5 of the chain.
-const OURS: [u64; 5] = [0, 1, 2, 3, 4];
-const OPERATORS: [OperatorId; 4] = [1, 2, 3, 4];
-const SLOT_MS: u64 = 1000;
-const SLOTS_PER_EPOCH: u64 = 4;
-const DOMAIN: DomainType = DomainType::JATO_TESTNET;
-const NETWORK: &str = "devnet";
+mod cluster_support;
+use cluster_support::*;
 
 /// Cluster tests run one at a time: each runs 1-second slots against the wall clock, and
 /// three clusters of four nodes at once starve each other of CPU on a small machine.
@@ -57,10 +47,6 @@ fn init_logs() {
         .try_init();
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 fn chain_config(genesis_time: u64) -> ChainConfig {
     ChainConfig {
         seed: SEED,
@@ -70,78 +56,6 @@ fn chain_config(genesis_time: u64) -> ChainConfig {
         fork: DataVersion::Electra,
         head_lag_slots: 0,
     }
-}
-
-fn hex0x(b: &[u8]) -> String {
-    format!("0x{}", hex::encode(b))
-}
-
-/// Operator keys, and each operator's data folder filled with the operators and its
-/// shares (secrets RSA-encrypted to it) of [`OURS`], split 3-of-4.
-struct Cluster {
-    keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>>,
-    dirs: BTreeMap<OperatorId, PathBuf>,
-    _root: tempfile::TempDir,
-}
-
-fn cluster() -> Cluster {
-    let root = tempfile::tempdir().unwrap();
-    let keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>> = OPERATORS
-        .iter()
-        .map(|id| (*id, Arc::new(OperatorPrivateKey::generate().unwrap())))
-        .collect();
-    let mut dirs = BTreeMap::new();
-    let mut records: BTreeMap<OperatorId, Vec<ShareRecord>> = BTreeMap::new();
-    for v in OURS {
-        let sk = derive_secret_key(SEED, v);
-        let coeffs: Vec<[u8; 64]> = (0..2u8)
-            .map(|i| {
-                let mut c = [0u8; 64];
-                c[..32].copy_from_slice(&Sha256::digest([&v.to_le_bytes()[..], &[i]].concat()));
-                c
-            })
-            .collect();
-        let parts = split_secret(&sk, &OPERATORS, &coeffs).unwrap();
-        let committee: Vec<(OperatorId, String)> =
-            parts.iter().map(|p| (p.operator_id, hex0x(&p.public_key().to_bytes()))).collect();
-        for p in &parts {
-            let ciphertext =
-                keys[&p.operator_id].public_key().encrypt_share(&p.secret_key.to_bytes()).unwrap();
-            records.entry(p.operator_id).or_default().push(ShareRecord {
-                validator_pubkey: hex0x(&sk.public_key().to_bytes()),
-                share_pubkey: hex0x(&p.public_key().to_bytes()),
-                committee: committee.clone(),
-                owner: hex0x(&[0; 20]),
-                fee_recipient: hex0x(&fee_recipient(v)),
-                liquidated: false,
-                encrypted_secret: hex0x(&ciphertext),
-            });
-        }
-    }
-    for id in OPERATORS {
-        let dir = root.path().join(format!("op{id}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = NodeStore::open(dir.join("node.redb"), NETWORK).unwrap();
-        store
-            .write(|w| {
-                for (op, key) in &keys {
-                    w.put_operator(&OperatorRecord {
-                        id: *op,
-                        owner: hex0x(&[0; 20]),
-                        public_key_base64: key.public_key().to_base64_pem(),
-                    })?;
-                }
-                for r in &records[&id] {
-                    let pk: [u8; 48] =
-                        hex::decode(&r.validator_pubkey[2..]).unwrap().try_into().unwrap();
-                    w.put_share(&pk, r)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        dirs.insert(id, dir);
-    }
-    Cluster { keys, dirs, _root: root }
 }
 
 /// A running node: its driver task and the switch that stops it.
@@ -226,11 +140,6 @@ fn num(v: &Value) -> u64 {
         Value::String(s) => s.parse().unwrap(),
         other => other.as_u64().unwrap(),
     }
-}
-
-/// The fee recipient the contract set for validator `v`'s owner (distinct per validator).
-fn fee_recipient(v: u64) -> [u8; 20] {
-    [0xf0 | v as u8; 20]
 }
 
 /// `prepare_beacon_proposer` bodies the simulator received, as (slot, [(validator, fee

@@ -6,29 +6,23 @@
 //! then replayed by the simulator's node replay, from the header alone. A corrupt byte is
 //! refused with a typed error; a changed input diverges at its record.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use ssv_core::beacon::DataVersion;
-use ssv_core::crypto::rsa::OperatorPrivateKey;
-use ssv_core::crypto::threshold::split_secret;
 use ssv_core::runner::{Duty, Input, Response};
 use ssv_core::trace::{
     CoreRef, TraceError, encode_frame, encode_preamble, input_kind, read_node_trace,
 };
-use ssv_core::types::{DomainType, OperatorId};
+use ssv_core::types::OperatorId;
 use ssv_shell::beacon::{BeaconClient, Timeouts};
 use ssv_shell::metrics::Metrics;
 use ssv_shell::node::driver::{Driver, DriverContext, beacon_network};
 use ssv_shell::node::network::LoopbackHub;
 use ssv_shell::slashing_protection::SlashingDatabase;
-use ssv_shell::store::{NodeStore, OperatorRecord, ShareRecord};
+use ssv_shell::store::NodeStore;
 use ssv_shell::trace::trace_files;
-use ssv_simulator::chain::keys::derive_secret_key;
 use ssv_simulator::chain::{Chain, ChainConfig};
 use ssv_simulator::server::{ServerOptions, spawn};
 use ssv_simulator::sim::cli::read_node_trace as read_trace_dir;
@@ -36,90 +30,10 @@ use ssv_simulator::sim::replay::replay_node;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const SEED: u64 = 21;
-const CHAIN_VALIDATORS: u64 = 64;
-const OURS: [u64; 5] = [0, 1, 2, 3, 4];
-const OPERATORS: [OperatorId; 4] = [1, 2, 3, 4];
-const SLOT_MS: u64 = 1000;
-const SLOTS_PER_EPOCH: u64 = 4;
-const DOMAIN: DomainType = DomainType::JATO_TESTNET;
-const NETWORK: &str = "devnet";
+mod cluster_support;
+use cluster_support::*;
+
 const TRACED: OperatorId = 1;
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-fn hex0x(b: &[u8]) -> String {
-    format!("0x{}", hex::encode(b))
-}
-
-struct Cluster {
-    keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>>,
-    dirs: BTreeMap<OperatorId, PathBuf>,
-    root: tempfile::TempDir,
-}
-
-/// Each operator's store with the operators and its shares of [`OURS`], split 3-of-4.
-fn cluster() -> Cluster {
-    let root = tempfile::tempdir().unwrap();
-    let keys: BTreeMap<OperatorId, Arc<OperatorPrivateKey>> = OPERATORS
-        .iter()
-        .map(|id| (*id, Arc::new(OperatorPrivateKey::generate().unwrap())))
-        .collect();
-    let mut records: BTreeMap<OperatorId, Vec<ShareRecord>> = BTreeMap::new();
-    for v in OURS {
-        let sk = derive_secret_key(SEED, v);
-        let coeffs: Vec<[u8; 64]> = (0..2u8)
-            .map(|i| {
-                let mut c = [0u8; 64];
-                c[..32].copy_from_slice(&Sha256::digest([&v.to_le_bytes()[..], &[i]].concat()));
-                c
-            })
-            .collect();
-        let parts = split_secret(&sk, &OPERATORS, &coeffs).unwrap();
-        let committee: Vec<(OperatorId, String)> =
-            parts.iter().map(|p| (p.operator_id, hex0x(&p.public_key().to_bytes()))).collect();
-        for p in &parts {
-            let ciphertext =
-                keys[&p.operator_id].public_key().encrypt_share(&p.secret_key.to_bytes()).unwrap();
-            records.entry(p.operator_id).or_default().push(ShareRecord {
-                validator_pubkey: hex0x(&sk.public_key().to_bytes()),
-                share_pubkey: hex0x(&p.public_key().to_bytes()),
-                committee: committee.clone(),
-                owner: hex0x(&[0; 20]),
-                fee_recipient: hex0x(&[0; 20]),
-                liquidated: false,
-                encrypted_secret: hex0x(&ciphertext),
-            });
-        }
-    }
-    let mut dirs = BTreeMap::new();
-    for id in OPERATORS {
-        let dir = root.path().join(format!("op{id}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = NodeStore::open(dir.join("node.redb"), NETWORK).unwrap();
-        store
-            .write(|w| {
-                for (op, key) in &keys {
-                    w.put_operator(&OperatorRecord {
-                        id: *op,
-                        owner: hex0x(&[0; 20]),
-                        public_key_base64: key.public_key().to_base64_pem(),
-                    })?;
-                }
-                for r in &records[&id] {
-                    let pk: [u8; 48] =
-                        hex::decode(&r.validator_pubkey[2..]).unwrap().try_into().unwrap();
-                    w.put_share(&pk, r)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        dirs.insert(id, dir);
-    }
-    Cluster { keys, dirs, root }
-}
 
 async fn start_node(
     cluster: &Cluster,
