@@ -52,7 +52,8 @@ pub fn message_id(data: &[u8]) -> MessageId {
 }
 
 /// The gossipsub config: the parameters above, StrictNoSign (anonymous messages: no author,
-/// sequence number or signature), explicit validation, max message size 9,589,483.
+/// sequence number or signature), explicit validation, max message size 9,589,483, and our
+/// own messages relayed back treated as duplicates (no penalty for the relaying peer).
 ///
 /// # Errors
 /// A message when the parameters are inconsistent (they are not).
@@ -70,6 +71,12 @@ pub fn config() -> Result<gossipsub::Config, String> {
         .duplicate_cache_time(SEEN_TTL)
         .max_transmit_size(MAX_ENCODED_MSG_SIZE)
         .validation_mode(ValidationMode::Anonymous)
+        // Our own message relayed back to us is a duplicate, as in go-libp2p (whose
+        // self-origin check needs an author, which anonymous messages lack). Without this,
+        // rust-libp2p finds the id among its published ones and penalises the relaying
+        // peer as if it sent an invalid message: under relays (a dead operator, round
+        // changes) honest peers reach the graylist and the committee stops deciding.
+        .allow_self_origin(true)
         .validate_messages()
         .message_id_fn(|m| message_id(&m.data))
         .build()

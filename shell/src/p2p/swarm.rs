@@ -676,9 +676,32 @@ impl Driver {
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                 self.connected(peer_id, endpoint.is_dialer(), endpoint.get_remote_address());
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                self.node_infos.remove(&peer_id);
-                self.awaiting_handshake.remove(&peer_id);
+            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, endpoint, .. } => {
+                tracing::debug!(
+                    peer = %peer_id,
+                    dialer = endpoint.is_dialer(),
+                    remaining = num_established,
+                    cause = cause.as_ref().map(ToString::to_string),
+                    "connection closed"
+                );
+                if num_established == 0 {
+                    self.node_infos.remove(&peer_id);
+                    self.awaiting_handshake.remove(&peer_id);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            })) => {
+                tracing::warn!(
+                    peer = %peer_id,
+                    publish = failed_messages.publish,
+                    forward = failed_messages.forward,
+                    priority = failed_messages.priority,
+                    non_priority = failed_messages.non_priority,
+                    timeout = failed_messages.timeout,
+                    "gossip messages to a peer dropped (its send queue is full or stale)"
+                );
             }
             SwarmEvent::Behaviour(BehaviourEvent::Handshake(
                 request_response::Event::Message { peer, message, .. },

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ssv_core::trace::{TraceHeader, TraceRecord};
 
 use super::options::{BeaconFaults, Behaviour, CryptoMode, Density, NetFaults, SimOptions};
-use super::replay::{replay, replay_node, shrink};
+use super::replay::{replay, replay_node_with, shrink};
 use super::trace::Trace;
 use super::world::{RunReport, run};
 
@@ -203,6 +203,10 @@ pub struct ReplayArgs {
     /// The trace: a simulator trace file, a node trace file, or a node's trace folder
     /// (`--trace-dir`; its files replay as one life, oldest first).
     pub trace: PathBuf,
+    /// Print every record of a node trace as it replays: time, core, the input (a QBFT
+    /// message's type, height, round and signers) and what the core did with it.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// `ssv-sim shrink`.
@@ -473,7 +477,7 @@ pub fn read_node_trace(path: &Path) -> Result<(TraceHeader, Vec<TraceRecord>), S
     all.ok_or_else(|| format!("{}: no trace files", path.display()))
 }
 
-fn cmd_replay_node(path: &Path) -> Result<bool, String> {
+fn cmd_replay_node(path: &Path, print: bool) -> Result<bool, String> {
     let (header, records) = read_node_trace(path)?;
     if header.simulator.is_some() {
         return Err("a simulator trace: replay it as a file".into());
@@ -487,7 +491,11 @@ fn cmd_replay_node(path: &Path) -> Result<bool, String> {
             first.seq
         ));
     }
-    let r = replay_node(&header, &records)?;
+    let r = replay_node_with(&header, &records, |rec, res, out| {
+        if print {
+            println!("{}", super::describe::record(rec, res, out));
+        }
+    })?;
     println!(
         "replayed {} of {} records of operator {} ({}, {}; {} committees, {} validators)",
         r.records,
@@ -523,7 +531,7 @@ fn is_node_trace(path: &Path) -> bool {
 
 fn cmd_replay(a: &ReplayArgs) -> Result<bool, String> {
     if is_node_trace(&a.trace) {
-        return cmd_replay_node(&a.trace);
+        return cmd_replay_node(&a.trace, a.print);
     }
     let (trace, bytes) = read_trace(&a.trace)?;
     let r = replay(&trace, false)?;

@@ -24,6 +24,7 @@
 
 pub mod cli;
 pub mod crypto;
+pub mod describe;
 pub mod duties;
 pub mod invariants;
 pub mod net;

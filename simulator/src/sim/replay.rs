@@ -482,6 +482,19 @@ pub fn replay_node(
     header: &TraceHeader,
     records: &[TraceRecord],
 ) -> Result<NodeReplayReport, String> {
+    replay_node_with(header, records, |_, _, _| {})
+}
+
+/// [`replay_node`], calling `each` with every record, the result its core gave on replay
+/// and the outputs, before the record is compared (what `ssv-sim replay --print` lists).
+///
+/// # Errors
+/// A header that does not describe buildable cores.
+pub fn replay_node_with(
+    header: &TraceHeader,
+    records: &[TraceRecord],
+    mut each: impl FnMut(&TraceRecord, &Result<(), ssv_core::runner::RunnerError>, &[ssv_core::runner::Output]),
+) -> Result<NodeReplayReport, String> {
     let mut cores = build_cores(header)?;
     let mut report = NodeReplayReport {
         operator_id: header.operator_id,
@@ -527,6 +540,7 @@ pub fn replay_node(
                 }
             },
         };
+        each(r, &res, &out);
         let q = std::mem::take(&mut *cores.answers.lock().unwrap_or_else(|p| p.into_inner()));
         let reason = if let Some(w) = q.wrong {
             Some(w)
