@@ -142,8 +142,26 @@ pub const SLOW_TIMEOUT_MS: u64 = 120_000;
 /// The node's cut-off round (`CutoffRound`): 8·2 s + 4·120 s ≈ one epoch of rounds.
 pub const CUT_OFF_ROUND: Round = 12;
 
+/// Shortest quick timeout [`quick_timeout_ms`] gives, for very short test slots.
+pub const MIN_QUICK_TIMEOUT_MS: u64 = 500;
+
+/// The quick round timeout of a chain with `slot_ms` slots: [`QUICK_TIMEOUT_MS`] (2 s) on
+/// every 12-second chain (all real networks, so the spec's schedule is unchanged), a sixth
+/// of the slot on shorter ones (666 ms on a 4-second devnet), never under
+/// [`MIN_QUICK_TIMEOUT_MS`]. With 2 s rounds a 4-second slot has no room for a round
+/// change after the aggregator and contribution duties start at 2/3 of the slot. Message
+/// validation estimates rounds with the same value, so faster rounds are not ignored.
+pub fn quick_timeout_ms(slot_ms: u64) -> u64 {
+    (slot_ms / 6).clamp(MIN_QUICK_TIMEOUT_MS, QUICK_TIMEOUT_MS)
+}
+
 fn relative_timeout_ms(round: Round) -> u64 {
     if round <= QUICK_TIMEOUT_ROUND_MAX { QUICK_TIMEOUT_MS } else { SLOW_TIMEOUT_MS }
+}
+
+/// [`relative_timeout_ms`] with the quick timeout of `slot_ms` slots.
+fn scaled_relative_timeout_ms(round: Round, slot_ms: u64) -> u64 {
+    if round <= QUICK_TIMEOUT_ROUND_MAX { quick_timeout_ms(slot_ms) } else { SLOW_TIMEOUT_MS }
 }
 
 /// The spec's schedule, relative to the round start: 2 s up to round 8, then 2 min.
@@ -168,8 +186,9 @@ pub enum SlotAnchor {
 }
 
 /// The node's slot-relative schedule: the deadline of round `r` at height (slot) `h` is
-/// `slot_start(h) + anchor + additional(r)`, where `additional(r) = r·2 s` for `r <= 8`
-/// and `8·2 s + (r − 8)·120 s` after. Relative roles use `now + 2 s | 120 s`.
+/// `slot_start(h) + anchor + additional(r)`, where `additional(r) = r·q` for `r <= 8`
+/// and `8·q + (r − 8)·120 s` after, `q` being [`quick_timeout_ms`] of the slot (2 s on
+/// 12-second slots). Relative roles use `now + q | 120 s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotRelativeTimeouts {
     /// Genesis time in Unix milliseconds.
@@ -185,12 +204,15 @@ impl RoundTimeoutPolicy for SlotRelativeTimeouts {
         let anchor_ms = match self.anchor {
             SlotAnchor::OneThird => self.slot_ms / 3,
             SlotAnchor::TwoThirds => self.slot_ms.saturating_mul(2) / 3,
-            SlotAnchor::Relative => return now.saturating_add(relative_timeout_ms(round)),
+            SlotAnchor::Relative => {
+                return now.saturating_add(scaled_relative_timeout_ms(round, self.slot_ms));
+            }
         };
+        let quick_ms = quick_timeout_ms(self.slot_ms);
         let additional_ms = if round <= QUICK_TIMEOUT_ROUND_MAX {
-            round.saturating_mul(QUICK_TIMEOUT_MS)
+            round.saturating_mul(quick_ms)
         } else {
-            (QUICK_TIMEOUT_ROUND_MAX * QUICK_TIMEOUT_MS).saturating_add(
+            (QUICK_TIMEOUT_ROUND_MAX.saturating_mul(quick_ms)).saturating_add(
                 round.saturating_sub(QUICK_TIMEOUT_ROUND_MAX).saturating_mul(SLOW_TIMEOUT_MS),
             )
         };
@@ -293,5 +315,33 @@ pub struct RsaSigner(pub crate::crypto::rsa::OperatorPrivateKey);
 impl OperatorSigner for RsaSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         self.0.sign(message).map(|s| s.to_vec()).map_err(|e| SignError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_timeout_is_the_spec_value_on_twelve_second_slots_and_scales_below() {
+        assert_eq!(quick_timeout_ms(12_000), QUICK_TIMEOUT_MS);
+        assert_eq!(quick_timeout_ms(24_000), QUICK_TIMEOUT_MS);
+        assert_eq!(quick_timeout_ms(4_000), 666);
+        assert_eq!(quick_timeout_ms(1_000), MIN_QUICK_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn slot_relative_deadlines_use_the_slot_quick_timeout() {
+        let t = |slot_ms, anchor| SlotRelativeTimeouts { genesis_ms: 1_000_000, slot_ms, anchor };
+        // Mainnet: an aggregator's round 1 ends at 8 s + 2 s, round 9 at 8 s + 16 s + 120 s.
+        let agg = t(12_000, SlotAnchor::TwoThirds);
+        assert_eq!(agg.deadline(2, 1, 0), 1_000_000 + 24_000 + 8_000 + 2_000);
+        assert_eq!(agg.deadline(2, 9, 0), 1_000_000 + 24_000 + 8_000 + 16_000 + 120_000);
+        // 4-second slots: the contribution's round 2 still ends inside its slot.
+        let scc = t(4_000, SlotAnchor::TwoThirds);
+        assert_eq!(scc.deadline(2, 1, 0), 1_000_000 + 8_000 + 2_666 + 666);
+        assert!(scc.deadline(2, 2, 0) < 1_000_000 + 3 * 4_000);
+        assert_eq!(t(4_000, SlotAnchor::Relative).deadline(2, 1, 50), 50 + 666);
+        assert_eq!(t(12_000, SlotAnchor::Relative).deadline(2, 1, 50), 50 + QUICK_TIMEOUT_MS);
     }
 }

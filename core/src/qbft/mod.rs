@@ -34,10 +34,11 @@ mod instance;
 mod message;
 
 pub use config::{
-    CUT_OFF_ROUND, CommitteeMember, FakeSignatures, FixedProposer, NonEmptyValue, Operator,
-    OperatorSigner, ProposerSelection, QUICK_TIMEOUT_MS, QUICK_TIMEOUT_ROUND_MAX, QbftConfig,
-    RoundRobinProposer, RoundTimeoutPolicy, RsaSigner, RsaVerifier, SLOW_TIMEOUT_MS,
-    SignatureVerifier, SlotAnchor, SlotRelativeTimeouts, SpecTimeouts, ValueCheck,
+    CUT_OFF_ROUND, CommitteeMember, FakeSignatures, FixedProposer, MIN_QUICK_TIMEOUT_MS,
+    NonEmptyValue, Operator, OperatorSigner, ProposerSelection, QUICK_TIMEOUT_MS,
+    QUICK_TIMEOUT_ROUND_MAX, QbftConfig, RoundRobinProposer, RoundTimeoutPolicy, RsaSigner,
+    RsaVerifier, SLOW_TIMEOUT_MS, SignatureVerifier, SlotAnchor, SlotRelativeTimeouts,
+    SpecTimeouts, ValueCheck, quick_timeout_ms,
 };
 pub use container::{MsgContainer, unique_signers};
 pub use controller::{

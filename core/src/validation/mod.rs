@@ -681,14 +681,17 @@ impl MessageValidator {
         Ok(())
     }
 
-    /// `currentEstimatedRound` at `since_slot_start_ms`.
-    fn estimated_round(since_slot_start_ms: u64) -> Round {
-        let quick = 1u64.saturating_add(since_slot_start_ms / QUICK_TIMEOUT_MS);
+    /// `currentEstimatedRound` at `since_slot_start_ms`, with rounds of `quick_ms` (Go's
+    /// [`QUICK_TIMEOUT_MS`] on 12-second slots; [`crate::qbft::quick_timeout_ms`] of the
+    /// slot, as the instances' own timers, on shorter ones).
+    fn estimated_round(since_slot_start_ms: u64, quick_ms: u64) -> Round {
+        let quick_ms = quick_ms.max(1);
+        let quick = 1u64.saturating_add(since_slot_start_ms / quick_ms);
         if quick <= QUICK_TIMEOUT_THRESHOLD {
             return quick;
         }
-        let since_slow = since_slot_start_ms
-            .saturating_sub(QUICK_TIMEOUT_THRESHOLD.saturating_mul(QUICK_TIMEOUT_MS));
+        let since_slow =
+            since_slot_start_ms.saturating_sub(QUICK_TIMEOUT_THRESHOLD.saturating_mul(quick_ms));
         QUICK_TIMEOUT_THRESHOLD.saturating_add(1).saturating_add(since_slow / SLOW_TIMEOUT_MS)
     }
 
@@ -804,8 +807,12 @@ impl MessageValidator {
         }
         if signers.len() == 1 {
             let start = self.config.slot_start_ms(slot);
-            let estimated =
-                if now > start { Self::estimated_round(now.saturating_sub(start)) } else { 1 };
+            let quick_ms = crate::qbft::quick_timeout_ms(self.config.slot_duration_ms);
+            let estimated = if now > start {
+                Self::estimated_round(now.saturating_sub(start), quick_ms)
+            } else {
+                1
+            };
             if qbft.round > estimated.saturating_add(ALLOWED_ROUNDS_IN_FUTURE) {
                 return Err(F::EstimatedRoundNotInAllowedSpread);
             }

@@ -511,6 +511,18 @@ fn round_must_be_within_the_time_estimate() {
     r.accept(at(SLOT, 0), &commit);
 }
 
+#[test]
+fn short_slots_estimate_rounds_with_the_instances_quick_timeout() {
+    // A 4-second devnet: rounds last 666 ms (`quick_timeout_ms`), so 2 s into the slot the
+    // estimate is round 4 and round 5 is allowed; with Go's fixed 2 s it would be round 3.
+    let cfg = ValidationConfig { slot_duration_ms: 4_000, ..config() };
+    let start = cfg.slot_start_ms(SLOT);
+    let mut r = Run { mv: MessageValidator::new(cfg), view: view().0 };
+    let at4 = |ms: u64| start + ms;
+    r.accept(at4(2_000), &prepare(1, 5));
+    r.expect(at4(2_000), &prepare(2, 6), F::EstimatedRoundNotInAllowedSpread);
+}
+
 // ----- duty logic -----
 
 #[test]

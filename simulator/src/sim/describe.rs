@@ -34,7 +34,9 @@ pub fn message(m: &SignedSsvMessage) -> String {
         };
     }
     match m.ssv_message.decode_partial_signatures() {
-        Ok(p) => format!("psig/{} slot={} n={} from={from:?}", p.msg_type, p.slot, p.messages.len()),
+        Ok(p) => {
+            format!("psig/{} slot={} n={} from={from:?}", p.msg_type, p.slot, p.messages.len())
+        }
         Err(_) => format!("type {}? from={from:?}", m.ssv_message.msg_type),
     }
 }

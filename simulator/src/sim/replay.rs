@@ -493,7 +493,11 @@ pub fn replay_node(
 pub fn replay_node_with(
     header: &TraceHeader,
     records: &[TraceRecord],
-    mut each: impl FnMut(&TraceRecord, &Result<(), ssv_core::runner::RunnerError>, &[ssv_core::runner::Output]),
+    mut each: impl FnMut(
+        &TraceRecord,
+        &Result<(), ssv_core::runner::RunnerError>,
+        &[ssv_core::runner::Output],
+    ),
 ) -> Result<NodeReplayReport, String> {
     let mut cores = build_cores(header)?;
     let mut report = NodeReplayReport {
