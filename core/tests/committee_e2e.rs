@@ -298,6 +298,31 @@ fn four_operators_complete_a_committee_duty_for_100_validators() {
     }
 }
 
+/// Once a committee instance decides, its round timer is off: no deadline is polled and a
+/// timeout long after sends no round change (the Go node's `OnTimeout` skips decided
+/// instances; without this every decided instance sent a round change each round until
+/// the cut-off, slot after slot).
+#[test]
+fn a_decided_committee_instance_sends_no_round_changes() {
+    let DutyRun { mut committees, .. } = run_committee_duty(3, &|_, _| false);
+    for &op in &OPERATORS {
+        let committee = committees.get_mut(&op).expect("committee");
+        let runner = committee.runners.get(&SLOT).expect("runner");
+        assert!(
+            runner.controller.instance(SLOT).is_some_and(|i| i.state().decided),
+            "operator {op} decided"
+        );
+        assert_eq!(committee.poll_timeout(), None, "operator {op}: no timer once decided");
+        let mut out = Vec::new();
+        let later = network().slot_start(SLOT) + 3_600_000;
+        committee.handle(later, Input::Timeout, &mut out).expect("a timeout is no error");
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Qbft(ssv_core::qbft::Output::Broadcast(_)))),
+            "operator {op}: no round change for a decided instance: {out:?}"
+        );
+    }
+}
+
 /// Two validators; the signers of operators 1 and 2 refuse validator 1 (slashing
 /// protection). Validator 2 is still signed, reconstructed and submitted by every
 /// operator; validator 1 gets only two partial signatures (below the quorum of 3) and is

@@ -19,7 +19,7 @@ use crate::beacon::{AttestationData, DataVersion, altair, electra, phase0};
 use crate::crypto::signing::{BeaconDomainType, compute_signing_root};
 use crate::crypto::threshold::ReconstructError;
 use crate::crypto::threshold::{LAGRANGE_CACHE_CAPACITY_DEFAULT, LagrangeCache};
-use crate::qbft::{Controller, ControllerInput, QbftConfig, UnixMillis};
+use crate::qbft::{Controller, ControllerInput, Instance, QbftConfig, UnixMillis};
 use crate::types::{
     BeaconRole, BeaconVote, CommitteeDuty, CommitteeId, Height, MessageId, MsgType,
     PartialSigMsgType, PartialSignatureMessage, PartialSignatureMessages, Root, RunnerRole, Share,
@@ -154,9 +154,17 @@ impl CommitteeRunner {
         self.state.as_ref().is_some_and(|s| !s.finished)
     }
 
-    /// The earliest QBFT deadline.
+    /// The earliest QBFT deadline of an undecided instance. A decided instance's round
+    /// timer is disarmed, as the Go node's `Controller.OnTimeout` returns early for a
+    /// decided instance; the spec's instance would keep sending round changes for it
+    /// every round until the cut-off.
     pub fn poll_timeout(&self) -> Option<UnixMillis> {
-        self.controller.poll_timeout()
+        self.controller
+            .instances()
+            .iter()
+            .filter(|i| !i.state().decided)
+            .filter_map(Instance::poll_timeout)
+            .min()
     }
 
     fn request(&mut self, request: Request, out: &mut Vec<Output>) -> u64 {
@@ -257,6 +265,10 @@ impl CommitteeRunner {
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), RunnerError> {
+        if self.poll_timeout().is_none_or(|t| t > now) {
+            // Nothing undecided is due (a decided instance's timer is disarmed).
+            return Ok(());
+        }
         let mut qout = Vec::new();
         let res = self.controller.handle(now, ControllerInput::Timeout, &mut qout);
         out.extend(qout.into_iter().map(Output::Qbft));
