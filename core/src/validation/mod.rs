@@ -686,7 +686,7 @@ impl MessageValidator {
     /// slot, as the instances' own timers, on shorter ones).
     fn estimated_round(since_slot_start_ms: u64, quick_ms: u64) -> Round {
         let quick_ms = quick_ms.max(1);
-        let quick = 1u64.saturating_add(since_slot_start_ms / quick_ms);
+        let quick = 1u64.saturating_add(since_slot_start_ms.checked_div(quick_ms).unwrap_or(0));
         if quick <= QUICK_TIMEOUT_THRESHOLD {
             return quick;
         }
