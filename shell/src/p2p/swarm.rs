@@ -266,6 +266,7 @@ impl P2pNode {
             static_addrs: config.static_peers.clone(),
             static_ids: BTreeSet::new(),
             subnets_tx: subnets_tx.clone(),
+            recent_ids: RecentIds::default(),
         };
         let task = tokio::spawn(driver.run(rx, verdicts));
         let handle = P2pHandle { tx, peer_id };
@@ -452,6 +453,38 @@ struct Driver {
     static_ids: BTreeSet<PeerId>,
     /// Our subnets, for discovery's ENR.
     subnets_tx: tokio::sync::watch::Sender<Subnets>,
+    /// Ids of the gossip messages received lately ([`RECENT_IDS_MAX`]): publishing one
+    /// again is skipped, not refused by gossipsub with a warning. Every operator of a
+    /// committee builds the same decided message (same signers, deterministic RSA), and a
+    /// peer's copy often arrives first.
+    recent_ids: RecentIds,
+}
+
+/// Message ids [`Driver::recent_ids`] remembers.
+const RECENT_IDS_MAX: usize = 16_384;
+
+/// A bounded set of message ids, oldest evicted first.
+#[derive(Default)]
+struct RecentIds {
+    order: std::collections::VecDeque<gossipsub::MessageId>,
+    set: std::collections::HashSet<gossipsub::MessageId>,
+}
+
+impl RecentIds {
+    fn insert(&mut self, id: gossipsub::MessageId) {
+        if self.set.insert(id.clone()) {
+            self.order.push_back(id);
+            while self.order.len() > RECENT_IDS_MAX {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, id: &gossipsub::MessageId) -> bool {
+        self.set.contains(id)
+    }
 }
 
 impl Driver {
@@ -590,6 +623,13 @@ impl Driver {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Publish { subnet, data, reply } => {
+                if self.recent_ids.contains(&gossip::message_id(&data)) {
+                    // A peer's identical message is already in the mesh.
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(()));
+                    }
+                    return;
+                }
                 let result = self
                     .swarm
                     .behaviour_mut()
@@ -653,6 +693,7 @@ impl Driver {
                 message_id,
                 message,
             })) => {
+                self.recent_ids.insert(message_id.clone());
                 let job = Job {
                     message_id,
                     source: propagation_source,
@@ -948,4 +989,23 @@ pub async fn sync_decided<V: NetworkView + Send + Sync>(
         }
     }
     Ok(restored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RECENT_IDS_MAX, RecentIds};
+    use libp2p::gossipsub::MessageId;
+
+    #[test]
+    fn recent_ids_forget_the_oldest_beyond_the_bound() {
+        let id = |i: usize| MessageId::new(&i.to_le_bytes());
+        let mut ids = RecentIds::default();
+        for i in 0..=RECENT_IDS_MAX {
+            ids.insert(id(i));
+        }
+        ids.insert(id(5)); // already held: no second entry
+        assert!(!ids.contains(&id(0)), "the oldest is evicted");
+        assert!(ids.contains(&id(1)) && ids.contains(&id(RECENT_IDS_MAX)));
+        assert_eq!((ids.order.len(), ids.set.len()), (RECENT_IDS_MAX, RECENT_IDS_MAX));
+    }
 }
