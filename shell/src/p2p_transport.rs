@@ -162,8 +162,16 @@ impl NodeNetwork {
 
     /// Watches for a cut-off ([`CutOffDetector`]: no peers, or no message, for a while)
     /// and, when peers are back, restores again ([`Self::restore`]) with broadcasts held
-    /// back until it is done, so nothing the driver signs meanwhile leaves the node.
-    pub fn watch_cut_off(&mut self, ctx: RestoreContext, detector: CutOffDetector) {
+    /// back until it is done, so nothing the driver signs meanwhile leaves the node. Each
+    /// such restore's report goes to `on_restored` before broadcasts resume: the running
+    /// driver reads its heights only at start, so the node hands them over there
+    /// ([`crate::node::driver::DriverHandle::restored_heights`]).
+    pub fn watch_cut_off(
+        &mut self,
+        ctx: RestoreContext,
+        detector: CutOffDetector,
+        on_restored: impl Fn(&RestoreReport) + Send + 'static,
+    ) {
         let handle = self.node.handle.clone();
         let peers = Arc::clone(&self.transport.peers);
         let holding = Arc::clone(&self.transport.holding);
@@ -184,6 +192,9 @@ impl NodeNetwork {
                 tracing::info!("back after a cut-off: restoring decided history");
                 holding.store(true, Ordering::SeqCst);
                 let result = restore_with(&handle, &ctx).await;
+                if let Ok(report) = &result {
+                    on_restored(report);
+                }
                 holding.store(false, Ordering::SeqCst);
                 match result {
                     Ok(_) => {}

@@ -429,6 +429,48 @@ async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
     assert!(refused > 0, "the victim signed attestations");
 }
 
+/// Heights restored while the drivers run (the restore after a cut-off) reach them through
+/// `DriverHandle::restored_heights`: no committee instance starts at or below them, and
+/// the committee goes on deciding above them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restored_heights_keep_running_drivers_out_of_instances_at_or_below_them() {
+    let _serial = SERIAL.lock().await;
+    init_logs();
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator(records_dir.path()).await;
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
+    }
+    let executor = committee_executor();
+    // At the start of `at`, a restore says the committee decided up to `at + 2`.
+    let at = SLOTS_PER_EPOCH + 3;
+    sleep_until_ms(slot_start(genesis, at)).await;
+    let restored = BTreeMap::from([(MessageId(executor), at + 2)]);
+    for n in nodes.values() {
+        assert!(n.handle.restored_heights(restored.clone()));
+    }
+    let last = at + 5;
+    sleep_until_ms(slot_start(genesis, last + 2)).await;
+    stop(nodes).await;
+    server.stop();
+
+    let (att, _) = accepted(&records(records_dir.path()));
+    for id in OPERATORS {
+        let store = NodeStore::open(cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
+        for s in at + 1..=at + 2 {
+            assert!(store.decided(&executor, s).unwrap().is_none(), "operator {id} slot {s}");
+        }
+        for s in at + 3..=last {
+            assert!(store.decided(&executor, s).unwrap().is_some(), "operator {id} slot {s}");
+        }
+    }
+    let slots: BTreeSet<u64> = att.iter().map(|(_, slot)| *slot).collect();
+    assert!(!slots.contains(&(at + 1)) && !slots.contains(&(at + 2)), "attested: {slots:?}");
+}
+
 /// Slots in `slots` where one of [`OURS`] proposes.
 fn our_proposals(chain: &Chain, slots: &std::ops::RangeInclusive<u64>) -> Pairs {
     let epochs = chain.epoch_of(*slots.start())..=chain.epoch_of(*slots.end());

@@ -66,3 +66,50 @@ async fn three_nodes_over_tcp() {
         .await
         .unwrap();
 }
+
+/// Regression: with anonymous messages, rust-libp2p took our own message coming back from a
+/// peer for a forged "self-origin" message and counted an invalid message (P4) against that
+/// peer; about twenty of them graylisted an honest peer. Now it is a duplicate.
+///
+/// A and C share the committee subnet; B is connected to A only and not subscribed, so A's
+/// publications never reach B. A publishes 21 messages; B then publishes the identical
+/// bytes of each, so A receives messages whose ids it published, from B. Then B publishes
+/// a fresh message: A must receive it, and B's score at A must not be negative.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_own_message_relayed_back_does_not_penalise_the_relaying_peer() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let listen = "/ip4/127.0.0.1/udp/0/quic-v1";
+        let history = || Arc::new(InMemoryDecidedHistory::new());
+        let a = spawn(listen, vec![], history()).await;
+        let c = spawn(listen, a.listen_addrs.clone(), history()).await;
+        let mut off_subnet = config();
+        off_subnet.subnets.clear();
+        let b = spawn_with(off_subnet, listen, a.listen_addrs.clone(), history()).await;
+        // A sees C on the subnet, C sees A, B sees A (B publishes without joining).
+        let mut nodes = vec![a, b, c];
+        wait_for_topic_peers(&nodes, 1).await;
+        let [a, b, _] = &mut nodes[..] else { unreachable!() };
+
+        // One more than the invalid messages that graylist a peer (P4 grows with the square).
+        let n = ssv_shell::p2p::gossip::MAX_INVALID_MESSAGES_ALLOWED as u64 + 1;
+        for k in 0..n {
+            let m = encode(&signed_qbft(1, CURRENT_SLOT, 1, &[1], &k.to_le_bytes()));
+            a.handle.publish(subnet(), m.clone()).await.unwrap();
+            b.handle.publish(subnet(), m).await.unwrap();
+        }
+        // On the same connection, after the echoes.
+        let fresh = signed_qbft(1, CURRENT_SLOT, 1, &[2], b"");
+        b.handle.publish(subnet(), encode(&fresh)).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), a.incoming.recv()).await;
+        let score = a.handle.peer_score(b.handle.peer_id()).await.unwrap();
+        assert!(score.is_some_and(|s| s >= 0.0), "B's score at A: {score:?}");
+        let got = got.expect("A stopped receiving B's messages").unwrap();
+        assert_eq!(got.signed, fresh);
+
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await
+    .unwrap();
+}

@@ -1,6 +1,7 @@
 //! Decided-history sync: a node that missed ten slots restores its heights from a peer, and
 //! refuses forged decided messages; a restarted node restores its heights and slashing
-//! history from a peer before its driver runs, and proceeds when it has no peer.
+//! history from a peer before its driver runs, and proceeds when it has no peer; a node
+//! back from a cut-off restores again and hands the heights to its running driver.
 
 mod p2p_support;
 
@@ -16,7 +17,7 @@ use ssv_shell::p2p::encode;
 use ssv_shell::p2p::history::{DecidedHistory, InMemoryDecidedHistory};
 use ssv_shell::p2p::restore::{RestoreLimits, restored_attestation};
 use ssv_shell::p2p::swarm::sync_decided;
-use ssv_shell::p2p_transport::{NodeNetwork, RestoreContext, StoreHistory};
+use ssv_shell::p2p_transport::{CutOffDetector, NodeNetwork, RestoreContext, StoreHistory};
 use ssv_shell::slashing_protection::SlashingDatabase;
 use ssv_shell::store::{NodeStore, OperatorRecord, ShareRecord};
 
@@ -258,4 +259,67 @@ async fn with_no_peers_the_node_proceeds_after_the_wait() {
     assert_eq!(report.fetched, 0);
     assert_eq!(report.heights.get(&msg_id()), Some(&42), "the stored height stands");
     ours.shutdown().await;
+}
+
+/// A node cut off from its only peer (no peers for longer than the detector allows) gets
+/// it back, restores what the committee decided meanwhile, and hands the restored heights
+/// to the running driver (here a channel standing in for `DriverHandle::restored_heights`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_after_a_cut_off_hands_the_restored_heights_over() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let id = msg_id();
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let ours_store = our_store(dirs[0].path());
+        let slashing = Arc::new(
+            SlashingDatabase::open(dirs[0].path().join("slashing.redb"), [7; 32]).unwrap(),
+        );
+        let peer_store =
+            Arc::new(NodeStore::open(dirs[1].path().join("node.redb"), "devnet").unwrap());
+        for h in 80..90 {
+            ours_store.save_decided(&id.0, h, &decided_vote(h)).unwrap();
+        }
+        for h in 80..100 {
+            peer_store.save_decided(&id.0, h, &decided_vote(h)).unwrap();
+        }
+        // The peer's address, down for now.
+        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let peer_listen = format!("/ip4/127.0.0.1/udp/{port}/quic-v1");
+        let peer_addr: libp2p::Multiaddr = peer_listen.parse().unwrap();
+
+        let mut ours = NodeNetwork::new(
+            spawn(
+                "/ip4/127.0.0.1/udp/0/quic-v1",
+                vec![peer_addr.clone()],
+                Arc::new(StoreHistory(Arc::clone(&ours_store))),
+            )
+            .await,
+            vec![peer_addr],
+        );
+        let (tx, mut restored) = tokio::sync::mpsc::unbounded_channel();
+        ours.watch_cut_off(
+            restore_context(&ours_store, &slashing),
+            CutOffDetector::new(500, 3_600_000),
+            move |r| {
+                let _ = tx.send(r.heights.clone());
+            },
+        );
+        // Cut off: no peer for longer than 500 ms (checked every second).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(restored.try_recv().is_err(), "no restore while cut off");
+
+        // The peer comes back; the node redials it and restores.
+        let peer =
+            spawn(&peer_listen, vec![], Arc::new(StoreHistory(Arc::clone(&peer_store)))).await;
+        let heights = tokio::time::timeout(Duration::from_secs(20), restored.recv())
+            .await
+            .expect("no restore after the peer came back")
+            .unwrap();
+        assert_eq!(heights.get(&id), Some(&99));
+        assert_eq!(ours_store.all_highest_decided().unwrap().get(&id.0), Some(&99));
+
+        ours.shutdown().await;
+        peer.shutdown().await;
+    })
+    .await
+    .unwrap();
 }

@@ -304,6 +304,8 @@ enum Event {
         committee: CommitteeId,
         slot: Slot,
     },
+    /// A decided-history restore ran (see [`DriverHandle::restored_heights`]).
+    RestoredHeights(BTreeMap<MessageId, Slot>),
 }
 
 /// Whose request an answer is for.
@@ -782,6 +784,7 @@ impl Driver {
                 self.requested_epochs.remove(&epoch);
             }
             Event::AttestationData { slot, data } => self.start_committee_duties(slot, data),
+            Event::RestoredHeights(heights) => self.on_restored_heights(&heights),
             Event::Response { target: Target::Committee(cid), id, response } => {
                 self.feed(cid, Input::Response { id, response });
             }

@@ -133,12 +133,16 @@ pub async fn run(
         limits: crate::p2p::restore::RestoreLimits::default(),
     };
     net.restore(&restore).await?;
-    net.watch_cut_off(restore, p2p_transport::CutOffDetector::for_network(&network));
 
     // The driver finds our operator id among the operators the contract sync stored.
     let (driver, _unused_tx, _unused_inbox) =
         super::start_driver(&config, &services, Arc::new(net.transport.clone())).await?;
     tracing::debug!(operator_id, "driver started");
+    // A restore after a cut-off raises the running driver's heights.
+    let heights_to = driver.handle();
+    net.watch_cut_off(restore, p2p_transport::CutOffDetector::for_network(&network), move |r| {
+        heights_to.restored_heights(r.heights.clone());
+    });
     // The view needs the validator indices Driver::new fetched.
     let fresh = p2p_transport::network_view(&store)?;
     if let Ok(mut v) = view.write() {

@@ -140,6 +140,7 @@ enum Command {
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
     NodeInfo(PeerId, oneshot::Sender<Option<NodeInfo>>),
     TopicPeers(u64, oneshot::Sender<usize>),
+    PeerScore(PeerId, oneshot::Sender<Option<f64>>),
     Shutdown,
 }
 
@@ -682,6 +683,9 @@ impl Driver {
                     .count();
                 let _ = reply.send(n);
             }
+            Command::PeerScore(peer, reply) => {
+                let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
+            }
             Command::Shutdown => {}
         }
     }
@@ -861,6 +865,17 @@ impl P2pHandle {
     pub async fn topic_peers(&self, subnet: u64) -> Result<usize, NetworkError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::TopicPeers(subnet, reply))?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Our gossipsub score of `peer` ([`gossip::score_params`]): `None` when the peer is
+    /// not connected. Below [`gossip::GRAYLIST_THRESHOLD`] its RPCs are ignored.
+    ///
+    /// # Errors
+    /// [`NetworkError::Stopped`].
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::PeerScore(peer, reply))?;
         rx.await.map_err(|_| NetworkError::Stopped)
     }
 

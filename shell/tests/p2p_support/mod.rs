@@ -104,7 +104,16 @@ pub async fn spawn(
     peers: Vec<libp2p::Multiaddr>,
     history: Arc<dyn DecidedHistory>,
 ) -> P2pNode {
-    let mut config = config();
+    spawn_with(config(), listen, peers, history).await
+}
+
+/// [`spawn`] from `config` (e.g. [`config`] with other subnets).
+pub async fn spawn_with(
+    mut config: P2pConfig,
+    listen: &str,
+    peers: Vec<libp2p::Multiaddr>,
+    history: Arc<dyn DecidedHistory>,
+) -> P2pNode {
     config.listen = vec![listen.parse().unwrap()];
     config.static_peers = peers;
     P2pNode::spawn(config, view(), history).await.unwrap()

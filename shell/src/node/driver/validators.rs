@@ -167,6 +167,16 @@ impl DriverHandle {
         self.tx.send(Event::Validators(ValidatorChange::Remove { public_key })).is_ok()
     }
 
+    /// Hands the driver the highest decided height per committee instance (QBFT
+    /// identifier) after a decided-history restore that ran while it runs (the restore
+    /// after a cut-off, [`crate::p2p_transport::NodeNetwork::watch_cut_off`]): a committee
+    /// whose height is above the driver's starts no instance at or below it, as with the
+    /// heights [`Driver::new`] reads from the store. Lower heights and instances of no
+    /// committee of ours are ignored. Returns `false` when the driver has stopped.
+    pub fn restored_heights(&self, heights: BTreeMap<MessageId, Slot>) -> bool {
+        self.tx.send(Event::RestoredHeights(heights)).is_ok()
+    }
+
     /// Starts a voluntary exit of `validator` at the current slot (in production the
     /// contract's `ValidatorExited` event asks for it). Returns `false` when the driver
     /// has stopped.
@@ -917,6 +927,23 @@ pub(super) async fn submit_validator(
 }
 
 impl Driver {
+    /// Raises the committees' highest decided heights to the restored ones
+    /// ([`DriverHandle::restored_heights`]). An instance already running at or below its
+    /// restored height is left to finish (the core has no way to drop it).
+    pub(super) fn on_restored_heights(&mut self, heights: &BTreeMap<MessageId, Slot>) {
+        for c in self.committees.values_mut() {
+            let Some(&restored) = heights.get(&MessageId(c.executor)) else { continue };
+            if c.highest_decided.is_none_or(|h| restored > h) {
+                tracing::info!(
+                    before = ?c.highest_decided,
+                    restored,
+                    "committee height raised by a decided-history restore"
+                );
+                c.highest_decided = Some(restored);
+            }
+        }
+    }
+
     /// Applies a change sent through the [`DriverHandle`].
     pub(super) fn on_validator_change(&mut self, change: ValidatorChange) {
         match change {
