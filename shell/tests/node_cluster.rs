@@ -83,6 +83,20 @@ async fn start_node(cluster: &Cluster, id: OperatorId, url: &str, hub: &Loopback
     start_node_with(cluster, id, url, hub, None).await
 }
 
+/// Starts every operator's node ([`start_node_with`] with `builder_boost`, the builder boost factor).
+async fn start_nodes(
+    cluster: &Cluster,
+    url: &str,
+    hub: &LoopbackHub,
+    builder_boost: Option<u64>,
+) -> BTreeMap<OperatorId, Node> {
+    let mut nodes = BTreeMap::new();
+    for id in OPERATORS {
+        nodes.insert(id, start_node_with(cluster, id, url, hub, builder_boost).await);
+    }
+    nodes
+}
+
 async fn start_node_with(
     cluster: &Cluster,
     id: OperatorId,
@@ -119,6 +133,32 @@ async fn start_node_with(
         let _ = stopped.await;
     }));
     Node { task, stop, handle, metrics }
+}
+
+/// A running test cluster: the simulator (recording into `records_dir`) and every
+/// operator's node, holding the test lock ([`SERIAL`]) while it lives.
+struct Running {
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+    records_dir: tempfile::TempDir,
+    server: RunningServer,
+    genesis: u64,
+    cluster: Cluster,
+    hub: LoopbackHub,
+    nodes: BTreeMap<OperatorId, Node>,
+}
+
+/// Starts the simulator with genesis `epochs_ago` epochs back (at least 1: epoch 0 cannot
+/// be attested by SSV, its source and target both being epoch 0 while the value check
+/// requires source < target), then every node ([`start_nodes`] with `builder_boost`).
+async fn run_cluster(epochs_ago: u64, builder_boost: Option<u64>) -> Running {
+    let serial = SERIAL.lock().await;
+    init_logs();
+    let records_dir = tempfile::tempdir().unwrap();
+    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), epochs_ago).await;
+    let cluster = cluster();
+    let hub = LoopbackHub::new();
+    let nodes = start_nodes(&cluster, &server.url(), &hub, builder_boost).await;
+    Running { _serial: serial, records_dir, server, genesis, cluster, hub, nodes }
 }
 
 async fn sleep_until_ms(t: u64) {
@@ -205,12 +245,6 @@ fn due(genesis_time: u64, slots: std::ops::RangeInclusive<u64>) -> (Pairs, Pairs
     (att, sync)
 }
 
-async fn start_simulator(record_dir: &Path) -> (RunningServer, u64) {
-    // Genesis one epoch ago: epoch 0 cannot be attested by SSV (its source and target are
-    // both epoch 0, and the value check requires source < target).
-    start_simulator_epochs_ago(record_dir, 1).await
-}
-
 async fn start_simulator_epochs_ago(record_dir: &Path, epochs: u64) -> (RunningServer, u64) {
     let genesis_time = now_ms() / 1000 - epochs * SLOTS_PER_EPOCH * SLOT_MS / 1000;
     let chain = Chain::from_seed(chain_config(genesis_time), CHAIN_VALIDATORS).unwrap();
@@ -268,16 +302,9 @@ fn assert_metrics(text: &str, decided: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_committee_duties_against_the_simulator() {
-    let _serial = SERIAL.lock().await;
-    init_logs();
-    let records_dir = tempfile::tempdir().unwrap();
-    let (server, genesis) = start_simulator(records_dir.path()).await;
-    let cluster = cluster();
-    let hub = LoopbackHub::new();
-    let mut nodes = BTreeMap::new();
-    for id in OPERATORS {
-        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
-    }
+    let run = run_cluster(1, None).await;
+    let (server, genesis, nodes) = (run.server, run.genesis, run.nodes);
+    let records_dir = &run.records_dir;
     let (first, last) = (SLOTS_PER_EPOCH + 2, SLOTS_PER_EPOCH + 9);
     // The last duty's slot plus one for its submissions.
     sleep_until_ms(slot_start(genesis, last + 2)).await;
@@ -287,7 +314,7 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
     server.stop();
     // Each node's scrape counts one decide per decided message it stored.
     for (id, m) in &metrics {
-        let store = NodeStore::open(cluster.dirs[id].join("node.redb"), NETWORK).unwrap();
+        let store = NodeStore::open(run.cluster.dirs[id].join("node.redb"), NETWORK).unwrap();
         let stored =
             (0..=last + 2).filter(|s| store.decided(&committee_executor(), *s).unwrap().is_some());
         let text = m.encode();
@@ -324,7 +351,7 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
     // Every node stored the decided messages of the committee.
     let executor = committee_executor();
     for id in OPERATORS {
-        let store = NodeStore::open(cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
+        let store = NodeStore::open(run.cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
         let highest = store.highest_decided(&executor).unwrap().expect("decided something");
         assert!(highest >= last, "operator {id}: highest decided {highest} < {last}");
         for s in first..=last {
@@ -335,17 +362,10 @@ async fn four_nodes_complete_committee_duties_against_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
-    let _serial = SERIAL.lock().await;
-    init_logs();
-    let records_dir = tempfile::tempdir().unwrap();
-    let (server, genesis) = start_simulator(records_dir.path()).await;
+    let run = run_cluster(1, None).await;
+    let (server, genesis, mut nodes) = (run.server, run.genesis, run.nodes);
+    let (records_dir, cluster, hub) = (&run.records_dir, &run.cluster, &run.hub);
     let url = server.url();
-    let cluster = cluster();
-    let hub = LoopbackHub::new();
-    let mut nodes = BTreeMap::new();
-    for id in OPERATORS {
-        nodes.insert(id, start_node(&cluster, id, &url, &hub).await);
-    }
     let executor = committee_executor();
     let victim: OperatorId = 4;
 
@@ -369,7 +389,7 @@ async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
     };
 
     // Restart in the same slot, from the same files.
-    nodes.insert(victim, start_node(&cluster, victim, &url, &hub).await);
+    nodes.insert(victim, start_node(cluster, victim, &url, hub).await);
     let last = SLOTS_PER_EPOCH + 10;
     sleep_until_ms(slot_start(genesis, last + 2)).await;
     stop(nodes).await;
@@ -434,16 +454,9 @@ async fn a_killed_node_restarts_from_its_files_and_signs_nothing_slashable() {
 /// the committee goes on deciding above them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restored_heights_keep_running_drivers_out_of_instances_at_or_below_them() {
-    let _serial = SERIAL.lock().await;
-    init_logs();
-    let records_dir = tempfile::tempdir().unwrap();
-    let (server, genesis) = start_simulator(records_dir.path()).await;
-    let cluster = cluster();
-    let hub = LoopbackHub::new();
-    let mut nodes = BTreeMap::new();
-    for id in OPERATORS {
-        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
-    }
+    let run = run_cluster(1, None).await;
+    let (server, genesis, nodes) = (run.server, run.genesis, run.nodes);
+    let records_dir = &run.records_dir;
     let executor = committee_executor();
     // At the start of `at`, a restore says the committee decided up to `at + 2`.
     let at = SLOTS_PER_EPOCH + 3;
@@ -459,7 +472,7 @@ async fn restored_heights_keep_running_drivers_out_of_instances_at_or_below_them
 
     let (att, _) = accepted(&records(records_dir.path()));
     for id in OPERATORS {
-        let store = NodeStore::open(cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
+        let store = NodeStore::open(run.cluster.dirs[&id].join("node.redb"), NETWORK).unwrap();
         for s in at + 1..=at + 2 {
             assert!(store.decided(&executor, s).unwrap().is_none(), "operator {id} slot {s}");
         }
@@ -509,18 +522,11 @@ fn due_contributions(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_nodes_complete_validator_duties_against_the_simulator() {
-    let _serial = SERIAL.lock().await;
-    init_logs();
-    let records_dir = tempfile::tempdir().unwrap();
     // Genesis five epochs ago: with this seed one of ours proposes at slot 23.
-    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
+    let run = run_cluster(5, None).await;
+    let (server, genesis, nodes) = (run.server, run.genesis, run.nodes);
+    let records_dir = &run.records_dir;
     let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();
-    let cluster = cluster();
-    let hub = LoopbackHub::new();
-    let mut nodes = BTreeMap::new();
-    for id in OPERATORS {
-        nodes.insert(id, start_node(&cluster, id, &server.url(), &hub).await);
-    }
     let (first, last) = (5 * SLOTS_PER_EPOCH + 2, 5 * SLOTS_PER_EPOCH + 7);
     // The contract asks every operator of the validator to exit it.
     let exiting = 4;
@@ -603,19 +609,11 @@ async fn four_nodes_complete_validator_duties_against_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_blinded_proposal_is_signed_and_published_on_the_blinded_route() {
-    let _serial = SERIAL.lock().await;
-    init_logs();
-    let records_dir = tempfile::tempdir().unwrap();
-    let (server, genesis) = start_simulator_epochs_ago(records_dir.path(), 5).await;
+    // The simulator serves the blinded block when the builder is favoured.
+    let run = run_cluster(5, Some(200)).await;
+    let (server, genesis, nodes) = (run.server, run.genesis, run.nodes);
+    let records_dir = &run.records_dir;
     let chain = Chain::from_seed(chain_config(genesis), CHAIN_VALIDATORS).unwrap();
-    let cluster = cluster();
-    let hub = LoopbackHub::new();
-    let mut nodes = BTreeMap::new();
-    for id in OPERATORS {
-        // The simulator serves the blinded block when the builder is favoured.
-        let node = start_node_with(&cluster, id, &server.url(), &hub, Some(200)).await;
-        nodes.insert(id, node);
-    }
     let window = 5 * SLOTS_PER_EPOCH + 2..=5 * SLOTS_PER_EPOCH + 3;
     let due_blocks = our_proposals(&chain, &window);
     assert!(!due_blocks.is_empty(), "the window has a proposal of ours");

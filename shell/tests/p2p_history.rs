@@ -105,6 +105,24 @@ fn beacon_network() -> BeaconNetwork {
 const SHARE_KEYS: [[u8; 48]; 2] = [[0x51; 48], [0x52; 48]];
 
 /// Our node's store: the four operators and two shares of the committee.
+/// Our node's store and slashing database, and the peer's store, in two temporary folders
+/// (`dirs` keeps them alive).
+struct Stores {
+    dirs: [tempfile::TempDir; 2],
+    ours_store: Arc<NodeStore>,
+    slashing: Arc<SlashingDatabase>,
+    peer_store: Arc<NodeStore>,
+}
+
+fn stores() -> Stores {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let ours_store = our_store(dirs[0].path());
+    let slashing =
+        Arc::new(SlashingDatabase::open(dirs[0].path().join("slashing.redb"), [7; 32]).unwrap());
+    let peer_store = Arc::new(NodeStore::open(dirs[1].path().join("node.redb"), "devnet").unwrap());
+    Stores { dirs, ours_store, slashing, peer_store }
+}
+
 fn our_store(dir: &std::path::Path) -> Arc<NodeStore> {
     let store = Arc::new(NodeStore::open(dir.join("node.redb"), "devnet").unwrap());
     store
@@ -152,13 +170,7 @@ fn restore_context(store: &Arc<NodeStore>, slashing: &Arc<SlashingDatabase>) -> 
 async fn a_restarted_node_restores_heights_and_slashing_history_before_it_signs() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let id = msg_id();
-        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-        let ours_store = our_store(dirs[0].path());
-        let slashing = Arc::new(
-            SlashingDatabase::open(dirs[0].path().join("slashing.redb"), [7; 32]).unwrap(),
-        );
-        let peer_store =
-            Arc::new(NodeStore::open(dirs[1].path().join("node.redb"), "devnet").unwrap());
+        let Stores { dirs: _dirs, ours_store, slashing, peer_store } = stores();
         let peer = spawn(
             "/ip4/127.0.0.1/udp/0/quic-v1",
             vec![],
@@ -268,13 +280,7 @@ async fn with_no_peers_the_node_proceeds_after_the_wait() {
 async fn a_restore_after_a_cut_off_hands_the_restored_heights_over() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let id = msg_id();
-        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-        let ours_store = our_store(dirs[0].path());
-        let slashing = Arc::new(
-            SlashingDatabase::open(dirs[0].path().join("slashing.redb"), [7; 32]).unwrap(),
-        );
-        let peer_store =
-            Arc::new(NodeStore::open(dirs[1].path().join("node.redb"), "devnet").unwrap());
+        let Stores { dirs: _dirs, ours_store, slashing, peer_store } = stores();
         for h in 80..90 {
             ours_store.save_decided(&id.0, h, &decided_vote(h)).unwrap();
         }
