@@ -203,7 +203,38 @@ fn mainnet_density_attests_once_an_epoch() {
     let o = SimOptions { density: Density::Mainnet, ..duties(4, 64, 40) };
     let r = run(1, &o, false, &mut |_| {}).unwrap();
     assert!(r.violation.is_none(), "{:?}", r.violation);
-    // Slots 32..40 are a quarter of epoch 1: about a quarter of the validators attest.
-    assert!((8..=24).contains(&r.due), "due {}", r.due);
+    // Slots 32..40 are a quarter of epoch 1: about a quarter of the validators attest
+    // (committees of two: each attester also aggregates).
+    let aggregation: u64 = r.slots.iter().map(|s| s.aggregates.0 + s.contributions.0).sum();
+    let attestations = r.due - aggregation;
+    assert!((8..=24).contains(&attestations), "attestations {attestations}");
+    assert_eq!(r.slots.iter().map(|s| s.aggregates.0).sum::<u64>(), attestations);
     assert_eq!(r.submissions, r.due * 4);
+}
+
+#[test]
+fn every_selected_aggregator_and_sync_aggregator_submits_with_a_silent_operator() {
+    // 64 validators: attestation committees of 32 (`is_aggregator` modulo 2), so the
+    // selection proof selects some attesters and not others; every validator syncs.
+    let o = SimOptions { byzantine: vec![Behaviour::Silent], ..duties(4, 64, 10) };
+    let r = run(3, &o, false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    let (mut aggregates, mut contributions) = (0, 0);
+    for s in &r.slots {
+        // Every due aggregate and contribution was accepted by the chain (the liveness
+        // invariant also held each node to it, contributions within the slot).
+        assert_eq!(s.aggregates.0, s.aggregates.1, "slot {}", s.slot);
+        assert_eq!(s.contributions.0, s.contributions.1, "slot {}", s.slot);
+        aggregates += s.aggregates.0;
+        contributions += s.contributions.0;
+    }
+    // About half of the 32 attesters of a slot are selected: some, not all.
+    let attesting_slots = o.slots - o.density.slots_per_epoch();
+    assert!(aggregates > attesting_slots * 4, "{aggregates}");
+    assert!(aggregates < attesting_slots * 32, "{aggregates}");
+    assert!(contributions > 0);
+    // The three live operators submitted every due item, aggregates and contributions
+    // included.
+    assert_eq!(r.live_nodes, 3);
+    assert_eq!(r.submissions, r.due * 3);
 }

@@ -254,13 +254,22 @@ fn print_run(r: &RunReport, quiet: bool) {
     if !quiet {
         println!("seed {} options {:?}", r.seed, r.options);
         println!(
-            "slot  committee(decided/round)  proposer(decided/round)   (honest live nodes: {})",
+            "slot  committee(decided/round)  proposer(decided/round)  aggregates(due/done)  \
+             contributions(due/done)   (honest live nodes: {})",
             r.live_nodes
         );
         for s in &r.slots {
             println!(
-                "{:>4}  {:>10}/{:<14}  {:>9}/{}",
-                s.slot, s.committee.0, s.committee.1, s.proposer.0, s.proposer.1
+                "{:>4}  {:>10}/{:<14}  {:>9}/{:<13}  {:>10}/{:<9}  {:>13}/{}",
+                s.slot,
+                s.committee.0,
+                s.committee.1,
+                s.proposer.0,
+                s.proposer.1,
+                s.aggregates.0,
+                s.aggregates.1,
+                s.contributions.0,
+                s.contributions.1
             );
         }
         println!("network {:?}", r.net);

@@ -31,6 +31,10 @@ pub enum DutyRole {
     Committee,
     /// The block proposal of the validator with this index.
     Proposer(u64),
+    /// Duty path only: the slot's aggregator duties (every attester of the cluster).
+    Aggregator,
+    /// Duty path only: the slot's sync-committee contribution duties.
+    Contribution,
 }
 
 /// The chain and the cluster's validators, fixed by the seed.
@@ -99,6 +103,14 @@ impl Chain {
                 let pk = self.validators.get(index as usize).copied().unwrap_or([0; 48]);
                 MessageId::for_validator(DOMAIN, RunnerRole::Proposer, &pk).0
             }
+            // Never among `duties`: the bare QBFT path has no such instances.
+            DutyRole::Aggregator => {
+                MessageId::for_committee(DOMAIN, RunnerRole::Aggregator, &self.committee_id.0).0
+            }
+            DutyRole::Contribution => {
+                let role = RunnerRole::SyncCommitteeContribution;
+                MessageId::for_committee(DOMAIN, role, &self.committee_id.0).0
+            }
         }
     }
 
@@ -138,6 +150,7 @@ impl Chain {
                 v.extend_from_slice(&root);
                 v
             }
+            DutyRole::Aggregator | DutyRole::Contribution => Vec::new(),
         }
     }
 
@@ -173,6 +186,9 @@ impl Chain {
                     return Err("block of another proposer".into());
                 }
                 Ok(())
+            }
+            DutyRole::Aggregator | DutyRole::Contribution => {
+                Err("not a duty of the bare QBFT path".into())
             }
         }
     }

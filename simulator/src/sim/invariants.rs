@@ -161,12 +161,18 @@ impl Checker {
             None => outcome.value = Some(value.to_vec()),
         }
         if self.duty_path {
-            let proposal = ssv_core::types::MessageId(key.0).role()
-                == Some(ssv_core::types::RunnerRole::Proposer);
-            let (what, check) = if proposal {
-                ("proposal", super::runners::check_proposal(slot, value))
-            } else {
-                ("committee", super::runners::check_vote(self.slots_per_epoch, slot, value))
+            use ssv_core::types::RunnerRole;
+            let (what, check) = match ssv_core::types::MessageId(key.0).role() {
+                Some(RunnerRole::Proposer) => {
+                    ("proposal", super::runners::check_proposal(slot, value))
+                }
+                Some(RunnerRole::Aggregator) => {
+                    ("aggregate", super::aggregation::check_aggregate(slot, value))
+                }
+                Some(RunnerRole::SyncCommitteeContribution) => {
+                    ("contribution", super::aggregation::check_contributions(slot, value))
+                }
+                _ => ("committee", super::runners::check_vote(self.slots_per_epoch, slot, value)),
             };
             let checked = check.err().or_else(|| {
                 (!self.started.get(&key).is_some_and(|s| s.contains(value)))
@@ -299,8 +305,10 @@ impl Checker {
         self.fail(ViolationKind::SubmissionInvalid, step, at_ms, detail);
     }
 
-    /// Duty path: the deadline of `slot` passed: every node in `expected` must have decided
-    /// the committee duty and submitted every item of `due`.
+    /// Duty path: the deadline of `slot` passed: every node in `expected` must have
+    /// submitted every item of `due` (attestations, sync messages, the block, selected
+    /// aggregates), contributions by `contributions_by` (true time).
+    #[allow(clippy::too_many_arguments)]
     pub fn check_duty_liveness(
         &mut self,
         step: u64,
@@ -308,11 +316,19 @@ impl Checker {
         slot: Slot,
         due: &[super::runners::DueItem],
         expected: &[usize],
-        submitted: &BTreeSet<(usize, super::runners::DueItem)>,
+        submitted: &BTreeMap<(usize, super::runners::DueItem), UnixMillis>,
+        contributions_by: UnixMillis,
     ) {
         for &node in expected {
-            let missing: Vec<_> =
-                due.iter().filter(|item| !submitted.contains(&(node, **item))).collect();
+            let missing: Vec<_> = due
+                .iter()
+                .filter(|item| match submitted.get(&(node, **item)) {
+                    None => true,
+                    Some(t) => {
+                        item.1 == super::aggregation::ROLE_CONTRIBUTION && *t > contributions_by
+                    }
+                })
+                .collect();
             if let Some((_, role, validator)) = missing.first() {
                 let detail = format!(
                     "slot {slot}: node {node} did not submit {} duties by the deadline \

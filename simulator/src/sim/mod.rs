@@ -22,6 +22,7 @@
 //! Modelled on TigerBeetle's VOPR (fault mixes drawn per seed, safety then liveness after
 //! the heal) and madsim/turmoil (one seeded scheduler, determinism checked by trace hash).
 
+pub mod aggregation;
 pub mod cli;
 pub mod crypto;
 pub mod describe;

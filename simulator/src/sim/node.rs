@@ -79,6 +79,20 @@ pub enum NodeInput {
         /// The slot.
         slot: Slot,
     },
+    /// Duty path: the beacon node returned the aggregator duties of `slot` (every attester
+    /// of the slot; the selection proof decides). Answers to the aggregate requests arrive
+    /// as [`NodeInput::Beacon`] with a validator request id.
+    AggregatorDuty {
+        /// The slot.
+        slot: Slot,
+    },
+    /// Duty path: the beacon node returned the sync-committee contribution duties of
+    /// `slot` (every sync-committee member). Answers to the contribution requests arrive as
+    /// [`NodeInput::Beacon`] with a validator request id.
+    ContributionDuty {
+        /// The slot.
+        slot: Slot,
+    },
 }
 
 /// What a node does in response to an input.
@@ -97,7 +111,8 @@ pub enum NodeOutput {
         /// The aggregated commit (SSZ `SignedSSVMessage`).
         commit: Vec<u8>,
     },
-    /// Duty path: a runner asks the beacon node for the attestation data of `slot`.
+    /// Duty path: a runner asks the beacon node for data of `slot`: attestation data, a
+    /// block, an aggregate or contributions (what the request id stands for).
     Request {
         /// The request id to answer with [`NodeInput::Beacon`].
         id: u64,
@@ -240,6 +255,7 @@ impl SimNode {
         let anchor = match role {
             DutyRole::Committee => SlotAnchor::OneThird,
             DutyRole::Proposer(_) => SlotAnchor::Relative,
+            DutyRole::Aggregator | DutyRole::Contribution => SlotAnchor::TwoThirds,
         };
         Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
@@ -283,7 +299,9 @@ impl SimNode {
             _ if !self.up => {}
             NodeInput::CommitteeDuty { .. }
             | NodeInput::Beacon { .. }
-            | NodeInput::ProposerDuty { .. } => {}
+            | NodeInput::ProposerDuty { .. }
+            | NodeInput::AggregatorDuty { .. }
+            | NodeInput::ContributionDuty { .. } => {}
             NodeInput::Start { role, slot, value } => self.start(now, role, slot, value, out),
             NodeInput::Message(bytes) => self.receive(now, &bytes, out),
             NodeInput::Timeout => {

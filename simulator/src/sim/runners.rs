@@ -58,9 +58,12 @@ use crate::chain::{Chain as Beacon, ChainConfig, fork_version};
 pub const SLOTS_PER_EPOCH: u64 = 2;
 /// The `role` of a proposal in a [`DueItem`] (`BeaconRole::Proposer`).
 pub const ROLE_PROPOSER: u64 = BeaconRole::Proposer as u64;
-/// Request ids from this one up are the validator runners' (block requests); the
-/// committee's are below.
+/// Request ids from this one up are the validator runners' (blocks, aggregates,
+/// contributions); the committee's are below.
 pub const VALIDATOR_REQUEST: u64 = 1 << 63;
+/// The answer to an aggregate request of an attester its selection proof did not select
+/// (the node's).
+pub const NOT_AGGREGATOR: &str = "not an aggregator at this slot";
 /// The fork the simulated chain runs.
 pub const FORK: DataVersion = DataVersion::Electra;
 /// Most early messages a node keeps for retry.
@@ -73,6 +76,9 @@ const KEY_SEED: u64 = 0x55_5353_5653_494D;
 pub struct ClusterKeys {
     /// Validator public keys, by validator index.
     pub validators: Vec<PublicKey>,
+    /// Full validator secret keys, by validator index (the chain's view of who is selected
+    /// as aggregator in real-crypto mode; never given to a node).
+    pub validator_secrets: Vec<SecretKey>,
     /// Each operator's shares, by validator index.
     pub shares: BTreeMap<OperatorId, BTreeMap<ValidatorIndex, Share>>,
     /// Each operator's share secrets, by share public key.
@@ -104,6 +110,7 @@ pub fn cluster_keys(operators: u64, validators: u64) -> Result<Arc<ClusterKeys>,
     let secrets_full = crate::chain::keys::derive_secret_keys(KEY_SEED, validators);
     let mut keys = ClusterKeys {
         validators: Vec::new(),
+        validator_secrets: Vec::new(),
         shares: BTreeMap::new(),
         secrets: BTreeMap::new(),
         fake_bls: Arc::default(),
@@ -151,6 +158,7 @@ pub fn cluster_keys(operators: u64, validators: u64) -> Result<Arc<ClusterKeys>,
         }
         keys.validators.push(pk);
     }
+    keys.validator_secrets = secrets_full;
     keys.secrets = secrets.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
     keys.fake_bls =
         Arc::new(FakeBls::new(keys.shares.get(&1).into_iter().flat_map(BTreeMap::values)));
@@ -390,7 +398,8 @@ pub fn due_items(duty: &CommitteeDuty) -> Vec<DueItem> {
     duty.validator_duties.iter().map(|d| (duty.slot, d.role, d.validator_index)).collect()
 }
 
-/// The (slot, role, validator) a submission is for, if it is a committee duty's.
+/// The (slot, role, validator) a submission is for: a committee duty's item, a block, an
+/// aggregate or a contribution.
 pub fn submitted_item(s: &Submission) -> Option<DueItem> {
     match s {
         Submission::SingleAttestation(a) => Some((a.data.slot, 0, a.attester_index)),
@@ -398,27 +407,55 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
         Submission::Block { block, .. } => {
             Some((block.slot(), ROLE_PROPOSER, block.proposer_index()))
         }
+        Submission::ElectraAggregateAndProof(a) => Some((
+            a.message.aggregate.data.slot,
+            super::aggregation::ROLE_AGGREGATOR,
+            a.message.aggregator_index,
+        )),
+        Submission::AggregateAndProof(a) => Some((
+            a.message.aggregate.data.slot,
+            super::aggregation::ROLE_AGGREGATOR,
+            a.message.aggregator_index,
+        )),
+        Submission::ContributionAndProof(c) => Some((
+            c.message.contribution.slot,
+            super::aggregation::ROLE_CONTRIBUTION,
+            c.message.aggregator_index,
+        )),
         _ => None,
     }
 }
 
 /// Submits `s` to the chain at `now_ms`. In fake-crypto mode the chain's BLS check is
 /// replaced by the same membership checks and a [`FakeBls`] check of the signature under
-/// the chain's domain; the chain then records nothing (nothing on the duty path reads its
-/// pools).
+/// the chain's domain; the chain then records nothing, and attestations and sync messages
+/// go to `pools` instead (what aggregates and contributions are made of).
 ///
 /// # Errors
 /// The chain's refusal (a signature that does not verify, a non-member, …).
 pub fn submit(
     beacon: &mut Beacon,
+    pools: &mut super::aggregation::FakePools,
     crypto: &Crypto,
     now_ms: UnixMillis,
     s: &Submission,
 ) -> Result<(), String> {
     if crypto.mode() == CryptoMode::Fake {
-        return check_fake(beacon, s);
+        if let Some(res) = super::aggregation::check_fake(beacon, s) {
+            return res;
+        }
+        check_fake(beacon, s)?;
+        pools.add(beacon, s);
+        return Ok(());
     }
     let res = match s {
+        Submission::ElectraAggregateAndProof(a) => {
+            let v = serde_json::to_value(a).map_err(|e| e.to_string())?;
+            beacon.submit_aggregate_and_proofs(now_ms, &[v])
+        }
+        Submission::ContributionAndProof(c) => {
+            beacon.submit_contribution_and_proofs(now_ms, std::slice::from_ref(&**c))
+        }
         Submission::SingleAttestation(a) => {
             let v = serde_json::to_value(a).map_err(|e| e.to_string())?;
             beacon.submit_attestations(now_ms, &[v])
@@ -592,8 +629,14 @@ pub struct DutyNode {
     up: bool,
     /// Validator index by validator public key (routing of validator-role messages).
     by_pubkey: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
-    /// The validators with a proposer runner, created at their first duty; lost on a crash.
+    /// The validators with proposer, aggregator and contribution runners, created at their
+    /// first duty; lost on a crash.
     validators: BTreeMap<ValidatorIndex, SimValidator>,
+    /// Aggregate and contribution requests held until two thirds into their slot and the
+    /// committee's submission of the slot (as the node): (outer request id, slot).
+    deferred: Vec<(u64, Slot)>,
+    /// Slots whose committee duty this node submitted something for (lost on a crash).
+    committee_submitted: std::collections::BTreeSet<Slot>,
     /// Kept validator-role messages: (validator, slot, kind, message).
     vretry: Vec<(ValidatorIndex, Slot, MsgKind, SignedSsvMessage)>,
     /// Open block requests: outer id → (validator, the validator's request id, request).
@@ -619,9 +662,10 @@ enum MsgKind {
     PostConsensus,
 }
 
-/// The proposer runner's value check: `check_validator_consensus_data` with the node's
-/// current epoch (its slashing lookup is the atomic check at signing).
+/// A validator runner's value check: `check_validator_consensus_data` of its role with the
+/// node's current epoch (its slashing lookup is the atomic check at signing).
 struct ProposalCheck {
+    role: BeaconRole,
     network: Arc<BeaconNetwork>,
     share: Share,
     now_slot: Arc<std::sync::atomic::AtomicU64>,
@@ -632,7 +676,7 @@ impl ssv_core::qbft::ValueCheck for ProposalCheck {
         let slot = self.now_slot.load(std::sync::atomic::Ordering::Relaxed);
         check_validator_consensus_data(
             value,
-            BeaconRole::Proposer,
+            self.role,
             &self.network,
             self.network.epoch_at_slot(slot),
             &self.share.validator_pub_key,
@@ -704,6 +748,8 @@ impl DutyNode {
             by_pubkey,
             validators: BTreeMap::new(),
             vretry: Vec::new(),
+            deferred: Vec::new(),
+            committee_submitted: std::collections::BTreeSet::new(),
             vrequests: BTreeMap::new(),
             next_vrequest: VALIDATOR_REQUEST,
             now_slot: Arc::default(),
@@ -730,7 +776,8 @@ impl DutyNode {
             .min();
         let validators =
             self.validators.values().filter_map(|v| validator_deadline(&v.validator)).min();
-        committee.into_iter().chain(validators).min()
+        let deferred = self.deferred.iter().map(|(_, slot)| self.release_at(*slot)).min();
+        committee.into_iter().chain(validators).chain(deferred).min()
     }
 
     /// The process died: runners and queued messages are lost; the slashing history and
@@ -740,6 +787,8 @@ impl DutyNode {
         self.retry.clear();
         self.validators.clear();
         self.vretry.clear();
+        self.deferred.clear();
+        self.committee_submitted.clear();
         self.vrequests.clear();
         self.committee = new_committee(
             &self.member,
@@ -766,6 +815,7 @@ impl DutyNode {
         self.committee.runners.retain(|s, _| *s >= keep);
         self.retry.retain(|(s, _, _)| *s >= keep);
         self.decided.retain(|s, _| *s >= keep);
+        self.committee_submitted.retain(|s| *s >= keep);
         let epoch = self.network.epoch_at_slot(slot);
         if let Ok(mut c) = self.context.lock() {
             *c = DutyContext { slot, source: epoch.saturating_sub(1), target: epoch };
@@ -788,30 +838,76 @@ impl DutyNode {
             if let Some((vi, inner, _)) = self.vrequests.remove(&id) {
                 self.feed_validator(now, vi, Input::Response { id: inner, response }, out);
             }
+        } else {
+            self.feed(now, Input::Response { id, response }, out);
+        }
+        self.release_deferred(now, out);
+    }
+
+    /// When a deferred request of `slot` goes out: two thirds into the slot once the
+    /// committee submitted the slot's duties, else a third into the next slot (the node's
+    /// `serve_deferred`).
+    fn release_at(&self, slot: Slot) -> UnixMillis {
+        let n = &self.network;
+        if self.committee_submitted.contains(&slot) {
+            n.slot_start(slot) + n.slot_ms * 2 / 3
+        } else {
+            n.slot_start(slot.saturating_add(1)) + n.slot_ms / 3
+        }
+    }
+
+    /// Sends the deferred requests that are due at `now` to the beacon node.
+    fn release_deferred(&mut self, now: UnixMillis, out: &mut Vec<NodeOutput>) {
+        if self.deferred.is_empty() {
             return;
         }
-        self.feed(now, Input::Response { id, response }, out);
-    }
-
-    /// The open block request `id` of a proposer runner: (validator, slot, RANDAO reveal,
-    /// graffiti).
-    pub fn block_request(&self, id: u64) -> Option<(ValidatorIndex, Slot, [u8; 96], [u8; 32])> {
-        match self.vrequests.get(&id)? {
-            (vi, _, Request::Proposal { slot, graffiti, randao_reveal }) => {
-                Some((*vi, *slot, *randao_reveal, *graffiti))
+        let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(_, slot)| self.release_at(*slot) <= now);
+        self.deferred = wait;
+        for (id, slot) in due {
+            if self.vrequests.contains_key(&id) {
+                out.push(NodeOutput::Request { id, slot });
             }
-            _ => None,
         }
     }
 
-    /// The QBFT identifier of `validator`'s proposer runner.
-    pub fn proposer_identifier(&self, validator: ValidatorIndex) -> Option<[u8; 56]> {
-        let share = self.shares.get(&validator)?;
-        Some(MessageId::for_validator(DOMAIN, RunnerRole::Proposer, &share.validator_pub_key).0)
+    /// The committee's decided vote of `slot`, if it decided.
+    pub fn decided_vote(&self, slot: Slot) -> Option<BeaconVote> {
+        self.decided.get(&slot).copied()
     }
 
-    /// Starts the proposer duty `duty` of one of the cluster's validators.
-    pub fn start_proposer(
+    /// The duty `validator`'s runner of `role` runs.
+    pub fn validator_duty(
+        &self,
+        validator: ValidatorIndex,
+        role: RunnerRole,
+    ) -> Option<ValidatorDuty> {
+        let r = self.validators.get(&validator)?.validator.runners.get(&role)?;
+        match &r.state.as_ref()?.starting_duty {
+            Duty::Validator(d) => Some(d.clone()),
+            Duty::Committee(_) => None,
+        }
+    }
+
+    /// The open beacon request `id` of a validator runner: (validator, request).
+    pub fn validator_request(&self, id: u64) -> Option<(ValidatorIndex, &Request)> {
+        self.vrequests.get(&id).map(|(vi, _, r)| (*vi, r))
+    }
+
+    /// The QBFT identifier of `validator`'s runner of `role`.
+    pub fn validator_identifier(
+        &self,
+        validator: ValidatorIndex,
+        role: RunnerRole,
+    ) -> Option<[u8; 56]> {
+        let share = self.shares.get(&validator)?;
+        Some(MessageId::for_validator(DOMAIN, role, &share.validator_pub_key).0)
+    }
+
+    /// Starts the proposer, aggregator or contribution duty `duty` of one of the cluster's
+    /// validators.
+    pub fn start_validator(
         &mut self,
         now: UnixMillis,
         duty: ValidatorDuty,
@@ -835,47 +931,69 @@ impl DutyNode {
 
     fn new_validator(&self, vi: ValidatorIndex) -> Option<SimValidator> {
         let share = self.shares.get(&vi)?.clone();
-        let config = Arc::new(QbftConfig {
-            proposer: Box::new(RoundRobinProposer),
-            value_check: Box::new(ProposalCheck {
-                network: Arc::clone(&self.network),
-                share: share.clone(),
-                now_slot: Arc::clone(&self.now_slot),
-            }),
-            timeouts: Box::new(SlotRelativeTimeouts {
-                genesis_ms: self.network.genesis_ms,
-                slot_ms: self.network.slot_ms,
-                anchor: SlotAnchor::Relative,
-            }),
-            verifier: self.crypto.verifier(),
-            signer: self.crypto.signer(self.operator),
-            cut_off_round: super::node::CUT_OFF_ROUND,
-        });
-        let id = MessageId::for_validator(DOMAIN, RunnerRole::Proposer, &share.validator_pub_key);
-        let controller = Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone());
-        let mut runner = ValidatorRunner::new(
-            RunnerRole::Proposer,
-            Arc::clone(&self.network),
-            share.clone(),
-            self.operator,
-            Some(controller),
-            config,
-        );
-        if let Some(fake) = &self.fake_bls {
-            runner = runner.with_bls(Arc::clone(fake) as Arc<dyn ThresholdBls>);
-        }
-        let validator =
-            Validator::new(self.member.clone(), share, vec![runner], self.crypto.verifier());
+        // As the node's `build_validator` (registration and exit runners are not simulated).
+        let roles = [
+            (RunnerRole::Proposer, BeaconRole::Proposer, SlotAnchor::Relative),
+            (RunnerRole::Aggregator, BeaconRole::Aggregator, SlotAnchor::TwoThirds),
+            (
+                RunnerRole::SyncCommitteeContribution,
+                BeaconRole::SyncCommitteeContribution,
+                SlotAnchor::TwoThirds,
+            ),
+        ];
+        let runners = roles
+            .into_iter()
+            .map(|(role, beacon_role, anchor)| {
+                let config = Arc::new(QbftConfig {
+                    proposer: Box::new(RoundRobinProposer),
+                    value_check: Box::new(ProposalCheck {
+                        role: beacon_role,
+                        network: Arc::clone(&self.network),
+                        share: share.clone(),
+                        now_slot: Arc::clone(&self.now_slot),
+                    }),
+                    timeouts: Box::new(SlotRelativeTimeouts {
+                        genesis_ms: self.network.genesis_ms,
+                        slot_ms: self.network.slot_ms,
+                        anchor,
+                    }),
+                    verifier: self.crypto.verifier(),
+                    signer: self.crypto.signer(self.operator),
+                    cut_off_round: super::node::CUT_OFF_ROUND,
+                });
+                let id = MessageId::for_validator(DOMAIN, role, &share.validator_pub_key);
+                let controller =
+                    Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone());
+                let runner = ValidatorRunner::new(
+                    role,
+                    Arc::clone(&self.network),
+                    share.clone(),
+                    self.operator,
+                    Some(controller),
+                    config,
+                );
+                match &self.fake_bls {
+                    Some(fake) => runner.with_bls(Arc::clone(fake) as Arc<dyn ThresholdBls>),
+                    None => runner,
+                }
+            })
+            .collect();
+        let validator = Validator::new(self.member.clone(), share, runners, self.crypto.verifier());
         Some(SimValidator { validator, decided_block_slot: None })
     }
 
-    /// Whether `vi`'s proposer runner can take a message of `kind` for `slot`: its duty of
-    /// the slot started (pre-consensus), its instance runs (consensus), it decided
-    /// (post-consensus).
-    fn validator_ready(&self, vi: ValidatorIndex, slot: Slot, kind: MsgKind) -> bool {
-        let Some(r) =
-            self.validators.get(&vi).and_then(|v| v.validator.runners.get(&RunnerRole::Proposer))
-        else {
+    /// Whether `vi`'s runner of the role of `msg` can take it as a message of `kind` for
+    /// `slot`: its duty of the slot started (pre-consensus), its instance runs (consensus),
+    /// it decided (post-consensus).
+    fn validator_ready(
+        &self,
+        vi: ValidatorIndex,
+        msg: &SignedSsvMessage,
+        slot: Slot,
+        kind: MsgKind,
+    ) -> bool {
+        let Some(role) = msg.ssv_message.msg_id.role() else { return false };
+        let Some(r) = self.validators.get(&vi).and_then(|v| v.validator.runners.get(&role)) else {
             return false;
         };
         let Some(state) = r.state.as_ref() else { return false };
@@ -915,7 +1033,7 @@ impl DutyNode {
         msg: SignedSsvMessage,
         out: &mut Vec<NodeOutput>,
     ) {
-        if !self.validator_ready(vi, slot, kind) {
+        if !self.validator_ready(vi, &msg, slot, kind) {
             let now_slot = self.network.slot_at(now);
             if slot.saturating_add(RETAIN_SLOTS) >= now_slot
                 && slot <= now_slot + 1
@@ -957,6 +1075,8 @@ impl DutyNode {
                     }
                 }
                 Err(RunnerError::InvalidOperatorSignature) => self.stats.bad_signature += 1,
+                // An attester its selection proof did not select: routine, as on the node.
+                Err(RunnerError::Other(r)) if r == NOT_AGGREGATOR => {}
                 // As on the committee path: a consensus message ahead of the instance's
                 // round or proposal waits for the next progress.
                 Err(RunnerError::Qbft(
@@ -978,9 +1098,10 @@ impl DutyNode {
             self.execute_validator(vi, o, &mut queue, out);
         }
         if progress {
-            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.vretry)
-                .into_iter()
-                .partition(|(v, slot, kind, _)| *v == vi && self.validator_ready(*v, *slot, *kind));
+            let (ready, waiting): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.vretry).into_iter().partition(|(v, slot, kind, m)| {
+                    *v == vi && self.validator_ready(*v, m, *slot, *kind)
+                });
             self.vretry = waiting;
             self.stats.retried += ready.len() as u64;
             for (v, _, _, m) in ready {
@@ -1010,7 +1131,10 @@ impl DutyNode {
                     {
                         v.decided_block_slot = Some(block.slot());
                     }
-                    if let Some(id) = self.proposer_identifier(vi) {
+                    let role = ValidatorConsensusData::from_ssz_bytes(&d.value)
+                        .ok()
+                        .and_then(|cd| cd.duty.runner_role());
+                    if let Some(id) = role.and_then(|r| self.validator_identifier(vi, r)) {
                         out.push(NodeOutput::Decided {
                             key: (id, d.height),
                             round: d.round,
@@ -1031,8 +1155,39 @@ impl DutyNode {
                     self.vrequests.insert(outer, (vi, id, request));
                     out.push(NodeOutput::Request { id: outer, slot });
                 }
+                Output::Request { id, request: Request::IsSyncCommitteeAggregator(proofs) } => {
+                    // As the node: `is_sync_committee_aggregator`, answered at once.
+                    let flags = proofs
+                        .iter()
+                        .map(crate::chain::duties::is_sync_committee_aggregator)
+                        .collect();
+                    queue.push(Input::Response { id, response: Response::Flags(flags) });
+                }
+                Output::Request {
+                    id,
+                    request: Request::AggregateAndProof { committee_length, selection_proof, .. },
+                } if !crate::chain::duties::is_aggregator(committee_length, &selection_proof) => {
+                    let response = Response::Failed(NOT_AGGREGATOR.into());
+                    queue.push(Input::Response { id, response });
+                }
+                Output::Request {
+                    id,
+                    request:
+                        request @ (Request::AggregateAndProof { .. }
+                        | Request::SyncCommitteeContributions { .. }),
+                } => {
+                    let slot = match &request {
+                        Request::AggregateAndProof { slot, .. }
+                        | Request::SyncCommitteeContributions { slot, .. } => *slot,
+                        _ => continue,
+                    };
+                    let outer = self.next_vrequest;
+                    self.next_vrequest = self.next_vrequest.wrapping_add(1).max(VALIDATOR_REQUEST);
+                    self.vrequests.insert(outer, (vi, id, request));
+                    self.deferred.push((outer, slot));
+                }
                 Output::Request { id, .. } => {
-                    let response = Response::Failed("only proposals are simulated".into());
+                    let response = Response::Failed("request not simulated".into());
                     queue.push(Input::Response { id, response });
                 }
                 Output::Submit(s) => out.push(NodeOutput::Submit(Box::new(s))),
@@ -1052,9 +1207,11 @@ impl DutyNode {
         };
         if matches!(msg.ssv_message.msg_id.role(), Some(r) if r != RunnerRole::Committee) {
             self.receive_validator(now, msg, out);
+            self.release_deferred(now, out);
             return;
         }
         self.feed(now, Input::Message(msg), out);
+        self.release_deferred(now, out);
     }
 
     /// The clock reached [`DutyNode::poll_timeout`].
@@ -1091,6 +1248,7 @@ impl DutyNode {
         for vi in due {
             self.feed_validator(now, vi, Input::Timeout, out);
         }
+        self.release_deferred(now, out);
     }
 
     /// Handles `input` and what it leads to (signing answers), then retries early
@@ -1217,10 +1375,15 @@ impl DutyNode {
                     queue.push(Input::Response { id, response });
                 }
                 Output::Request { id, .. } => {
-                    let response = Response::Failed("validator duties are not simulated".into());
+                    let response = Response::Failed("not a committee runner's request".into());
                     queue.push(Input::Response { id, response });
                 }
-                Output::Submit(s) => out.push(NodeOutput::Submit(Box::new(s))),
+                Output::Submit(s) => {
+                    if let Some((slot, _, _)) = submitted_item(&s) {
+                        self.committee_submitted.insert(slot);
+                    }
+                    out.push(NodeOutput::Submit(Box::new(s)));
+                }
             }
         }
     }
@@ -1283,10 +1446,17 @@ impl DutyNode {
                     slot,
                     signing_root: item.signing_root,
                 });
-            } else if item.domain_type != BeaconDomainType::SYNC_COMMITTEE
-                && item.domain_type != BeaconDomainType::RANDAO
+            } else if ![
+                BeaconDomainType::SYNC_COMMITTEE,
+                BeaconDomainType::RANDAO,
+                BeaconDomainType::SELECTION_PROOF,
+                BeaconDomainType::AGGREGATE_AND_PROOF,
+                BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
+                BeaconDomainType::CONTRIBUTION_AND_PROOF,
+            ]
+            .contains(&item.domain_type)
             {
-                return Response::Failed("only committee and proposer duties are simulated".into());
+                return Response::Failed("a signature of a duty that is not simulated".into());
             }
             sigs.push(match self.fake_bls {
                 Some(_) => FakeBls::sign(&item.share_pub_key, &item.signing_root),

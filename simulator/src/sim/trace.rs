@@ -21,7 +21,7 @@
 //! order and requires every digest to match. The trace hash is SHA-256 of the file bytes.
 //! The node's production recorder will write the same frames for the shell's inputs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -358,8 +358,13 @@ pub struct Driver {
     pub nodes: Vec<Node>,
     /// Duty path: the simulated beacon chain every submission goes to.
     pub beacon: Option<Beacon>,
-    /// Duty path: (node, item) of every accepted submission.
-    pub submitted: BTreeSet<(usize, DueItem)>,
+    /// Duty path: (node, item) of every accepted submission, with the true time of its
+    /// first acceptance.
+    pub submitted: BTreeMap<(usize, DueItem), UnixMillis>,
+    /// Duty path: the cluster's keys (who is selected as aggregator).
+    pub keys: Option<Arc<runners::ClusterKeys>>,
+    /// Duty path, fake crypto: the stand-in for the chain's attestation and sync pools.
+    pools: super::aggregation::FakePools,
     /// Duty path: `hash_tree_root`s of the signed objects the chain accepted. Honest
     /// nodes reconstruct the same signature, so the same object is verified once.
     accepted: BTreeSet<[u8; 32]>,
@@ -392,8 +397,10 @@ impl Driver {
         let faulty_nodes = if o.broken_quorum { o.f() / 2 } else { o.f() };
         let mut nodes = Vec::new();
         let mut beacon = None;
+        let mut cluster_keys = None;
         if o.duty_runners {
             let keys = runners::cluster_keys(o.operators, o.validators)?;
+            cluster_keys = Some(Arc::clone(&keys));
             let b = runners::beacon(header.seed, GENESIS_MS, o.slot_ms, &keys, o.density)?;
             let network = Arc::new(runners::network(&b, GENESIS_MS));
             for n in &header.nodes {
@@ -441,7 +448,9 @@ impl Driver {
             crypto,
             nodes,
             beacon,
-            submitted: BTreeSet::new(),
+            submitted: BTreeMap::new(),
+            keys: cluster_keys,
+            pools: super::aggregation::FakePools::default(),
             accepted: BTreeSet::new(),
             checker,
             recorder,
@@ -486,7 +495,14 @@ impl Driver {
                 // An equivocator's second replica sees another (valid) head, so the two
                 // propose different votes.
                 let salt = if info.replica == 1 { info.operator } else { 0 };
-                let ctx = DutyCtx { beacon, crypto: &self.crypto, at_ms, local, salt };
+                let ctx = DutyCtx {
+                    beacon,
+                    pools: &self.pools,
+                    crypto: &self.crypto,
+                    at_ms,
+                    local,
+                    salt,
+                };
                 drive_duty_node(d, &ctx, &mut self.checker, input, &mut self.out);
             }
         }
@@ -501,13 +517,13 @@ impl Driver {
                     let res = if self.accepted.contains(&root) {
                         Ok(())
                     } else {
-                        runners::submit(beacon, &self.crypto, at_ms, s)
+                        runners::submit(beacon, &mut self.pools, &self.crypto, at_ms, s)
                     };
                     match res {
                         Ok(()) => {
                             self.accepted.insert(root);
                             if let Some(item) = runners::submitted_item(s) {
-                                self.submitted.insert((node, item));
+                                self.submitted.entry((node, item)).or_insert(at_ms);
                             }
                             // A reconstructed block is signed by the validator, whoever
                             // submits it.
@@ -562,13 +578,23 @@ impl Driver {
     pub fn deadline(&mut self, at_ms: UnixMillis, slot: Slot) -> Result<(), String> {
         let step = self.step();
         if let Some(beacon) = &self.beacon {
+            let o = &self.header.options;
             let mut due = runners::due_at(beacon, slot);
-            // A proposal starts at its slot's start, when a skewed clock may still be before
-            // the heal (its first messages lost): proposals are due from the slot after.
-            let heal = self.header.options.heal_slot;
-            if heal > 0 && slot <= heal {
-                due.retain(|(_, role, _)| *role != runners::ROLE_PROPOSER);
+            if let Some(keys) = &self.keys {
+                due.extend(
+                    super::aggregation::due_aggregation(beacon, keys, o.crypto, slot).iter(),
+                );
             }
+            // A proposal, aggregate or contribution starts at its slot's start, when a skewed
+            // clock may still be before the heal (its first messages lost): they are due from
+            // the slot after.
+            let heal = o.heal_slot;
+            if heal > 0 && slot <= heal {
+                due.retain(|(_, role, _)| *role == 0 || *role == 3);
+            }
+            // Contributions are due within their slot (the next block's sync aggregate),
+            // allowing for the largest clock skew; everything else by this deadline.
+            let contributions_by = GENESIS_MS + (slot + 1) * o.slot_ms + o.clock_skew_ms_max;
             self.checker.check_duty_liveness(
                 step,
                 at_ms,
@@ -576,6 +602,7 @@ impl Driver {
                 &due,
                 &self.expected_live,
                 &self.submitted,
+                contributions_by,
             );
         } else {
             self.checker.check_liveness(step, at_ms, slot, &self.expected_live);
@@ -592,6 +619,7 @@ impl Driver {
 /// What a duty node's input is handled against.
 struct DutyCtx<'a> {
     beacon: &'a Beacon,
+    pools: &'a super::aggregation::FakePools,
     crypto: &'a Crypto,
     /// True time, Unix ms (the beacon node's clock).
     at_ms: UnixMillis,
@@ -610,7 +638,7 @@ fn drive_duty_node(
     input: &NodeInput,
     out: &mut Vec<NodeOutput>,
 ) {
-    let DutyCtx { beacon, crypto, at_ms, local, salt } = *ctx;
+    let DutyCtx { beacon, at_ms, local, salt, .. } = *ctx;
     use ssv_core::runner::Response;
     use ssv_core::types::BeaconVote;
     use ssv_core::types::ssz::Encode;
@@ -622,39 +650,26 @@ fn drive_duty_node(
         }
         NodeInput::ProposerDuty { slot } => {
             if let Some(duty) = runners::proposer_duty(beacon, *slot) {
-                d.start_proposer(local, duty, out);
+                d.start_validator(local, duty, out);
+            }
+        }
+        NodeInput::AggregatorDuty { slot } => {
+            for duty in super::aggregation::aggregator_duties(beacon, *slot) {
+                d.start_validator(local, duty, out);
+            }
+        }
+        NodeInput::ContributionDuty { slot } => {
+            for duty in super::aggregation::contribution_duties(beacon, *slot) {
+                d.start_validator(local, duty, out);
             }
         }
         NodeInput::Beacon { id, failed, .. } if *id >= runners::VALIDATOR_REQUEST => {
-            let response = match (d.block_request(*id), *failed) {
-                (_, true) => Response::Failed("beacon node error (simulated)".into()),
-                (None, false) => return,
-                (Some((vi, slot, randao, mut graffiti)), false) => {
-                    // An equivocator's second replica gets another (valid) block.
-                    if salt != 0 {
-                        graffiti = Sha256::new()
-                            .chain_update(graffiti)
-                            .chain_update(salt.to_le_bytes())
-                            .finalize()
-                            .into();
-                    }
-                    match runners::produce_block(beacon, crypto, at_ms, slot, randao, graffiti) {
-                        Ok(block) => {
-                            if let (Some(duty), Some(key)) =
-                                (runners::proposer_duty(beacon, slot), d.proposer_identifier(vi))
-                                && d.is_up()
-                            {
-                                checker
-                                    .on_start((key, slot), &runners::proposal_value(duty, &block));
-                            }
-                            Response::ConsensusData {
-                                version: block.version().as_u64(),
-                                data_ssz: block.to_ssz(),
-                            }
-                        }
-                        Err(e) => Response::Failed(e),
-                    }
-                }
+            let Some((vi, request)) = d.validator_request(*id) else { return };
+            let response = if *failed {
+                Response::Failed("beacon node error (simulated)".into())
+            } else {
+                let request = request.clone();
+                validator_answer(d, ctx, checker, vi, request)
             };
             d.respond(local, *id, response, out);
         }
@@ -696,4 +711,119 @@ fn drive_duty_node(
         NodeInput::Restart => d.restart(),
         NodeInput::Start { .. } => {}
     }
+}
+
+/// The beacon node's answer to validator `vi`'s data request (a block, an aggregate,
+/// contributions), computed from the chain at true time; the value the runner will
+/// propose is registered with the validity checker.
+fn validator_answer(
+    d: &DutyNode,
+    ctx: &DutyCtx<'_>,
+    checker: &mut Checker,
+    vi: u64,
+    request: ssv_core::runner::Request,
+) -> ssv_core::runner::Response {
+    use ssv_core::runner::{Request, Response};
+    use ssv_core::types::RunnerRole;
+    let DutyCtx { beacon, pools, crypto, at_ms, salt, .. } = *ctx;
+    let mode = crypto.mode();
+    let (role, response) = match request {
+        Request::Proposal { slot, randao_reveal, mut graffiti } => {
+            // An equivocator's second replica gets another (valid) block.
+            if salt != 0 {
+                graffiti = Sha256::new()
+                    .chain_update(graffiti)
+                    .chain_update(salt.to_le_bytes())
+                    .finalize()
+                    .into();
+            }
+            let response = match runners::produce_block(
+                beacon,
+                crypto,
+                at_ms,
+                slot,
+                randao_reveal,
+                graffiti,
+            ) {
+                Ok(block) => Response::ConsensusData {
+                    version: block.version().as_u64(),
+                    data_ssz: block.to_ssz(),
+                },
+                Err(e) => Response::Failed(e),
+            };
+            (RunnerRole::Proposer, response)
+        }
+        Request::AggregateAndProof {
+            slot,
+            committee_index,
+            validator_index,
+            selection_proof,
+            ..
+        } => {
+            // As the node: the committee's decided vote of the slot, else the beacon node's
+            // attestation data.
+            let data = match d.decided_vote(slot) {
+                Some(v) => Ok(ssv_core::beacon::AttestationData {
+                    slot,
+                    index: 0,
+                    beacon_block_root: v.block_root,
+                    source: v.source,
+                    target: v.target,
+                }),
+                None => beacon.attestation_data(at_ms, slot, 0).map_err(|e| e.to_string()),
+            };
+            let response = match data {
+                Ok(data) => super::aggregation::aggregate_response(
+                    beacon,
+                    pools,
+                    mode,
+                    &data,
+                    committee_index,
+                    validator_index,
+                    selection_proof,
+                ),
+                Err(e) => Response::Failed(e),
+            };
+            (RunnerRole::Aggregator, response)
+        }
+        Request::SyncCommitteeContributions { slot, selection_proofs, subnets } => {
+            let root = match d.decided_vote(slot) {
+                Some(v) => Ok(v.block_root),
+                None => beacon
+                    .attestation_data(at_ms, slot, 0)
+                    .map(|a| a.beacon_block_root)
+                    .map_err(|e| e.to_string()),
+            };
+            let response = match root {
+                Ok(root) => super::aggregation::contributions_response(
+                    beacon,
+                    pools,
+                    mode,
+                    slot,
+                    &root,
+                    &selection_proofs,
+                    &subnets,
+                ),
+                Err(e) => Response::Failed(e),
+            };
+            (RunnerRole::SyncCommitteeContribution, response)
+        }
+        _ => return Response::Failed("not a beacon request".into()),
+    };
+    if let Response::ConsensusData { version, data_ssz } = &response
+        && let (Some(duty), Some(key)) =
+            (d.validator_duty(vi, role), d.validator_identifier(vi, role))
+        && d.is_up()
+    {
+        let slot = duty.slot;
+        let value = ssv_core::types::ValidatorConsensusData {
+            duty,
+            version: *version,
+            data_ssz: ssv_core::types::ssz_types::VariableList::new(data_ssz.clone())
+                .unwrap_or_default(),
+        };
+        use ssv_core::types::ssz::Encode;
+        checker.on_start((key, slot), &value.as_ssz_bytes());
+    }
+    response
 }

@@ -45,6 +45,12 @@ pub struct SlotSummary {
     pub committee: (usize, u64),
     /// Honest nodes that decided the proposer duty, and its highest decided round.
     pub proposer: (usize, u64),
+    /// Duty path: selected aggregators of the slot, and those whose aggregate the chain
+    /// accepted (from any node).
+    pub aggregates: (u64, u64),
+    /// Duty path: sync-committee members with a selected subnet, and those whose
+    /// contribution the chain accepted (from any node).
+    pub contributions: (u64, u64),
 }
 
 /// What a run did.
@@ -256,6 +262,14 @@ impl World {
                     let proposer = beacon.and_then(|b| super::runners::proposer_duty(b, slot));
                     let mut roles = vec![DutyRole::Committee];
                     roles.extend(proposer.map(|p| DutyRole::Proposer(p.validator_index)));
+                    if let Some(b) = beacon {
+                        if !super::aggregation::aggregator_duties(b, slot).is_empty() {
+                            roles.push(DutyRole::Aggregator);
+                        }
+                        if !super::aggregation::contribution_duties(b, slot).is_empty() {
+                            roles.push(DutyRole::Contribution);
+                        }
+                    }
                     roles
                 } else {
                     Vec::new()
@@ -263,9 +277,13 @@ impl World {
                 for node in 0..self.driver.nodes.len() {
                     let skew = self.driver.header.nodes[node].skew_ms;
                     for &role in &roles {
+                        // As the node: committee duties a third into the slot, validator
+                        // duties at its start.
                         let offset = match role {
                             DutyRole::Committee => self.options.slot_ms / 3,
-                            DutyRole::Proposer(_) => 0,
+                            DutyRole::Proposer(_)
+                            | DutyRole::Aggregator
+                            | DutyRole::Contribution => 0,
                         };
                         let delay = self.rng.range(0, self.options.beacon.slow_ms_max);
                         let local = slot_start(&self.options, slot) + offset + delay;
@@ -283,6 +301,8 @@ impl World {
                     let input = match role {
                         DutyRole::Committee => NodeInput::CommitteeDuty { slot },
                         DutyRole::Proposer(_) => NodeInput::ProposerDuty { slot },
+                        DutyRole::Aggregator => NodeInput::AggregatorDuty { slot },
+                        DutyRole::Contribution => NodeInput::ContributionDuty { slot },
                     };
                     return self.input(node, &input);
                 }
@@ -497,6 +517,28 @@ impl World {
         self.times = times;
     }
 
+    /// (due, accepted) aggregates and contributions of `slot` (zeros off the duty path).
+    fn aggregation_counts(&self, slot: Slot) -> ((u64, u64), (u64, u64)) {
+        use super::aggregation::{ROLE_AGGREGATOR, ROLE_CONTRIBUTION, due_aggregation};
+        let (Some(b), Some(k)) = (self.driver.beacon.as_ref(), self.driver.keys.as_ref()) else {
+            return ((0, 0), (0, 0));
+        };
+        let due = due_aggregation(b, k, self.options.crypto, slot);
+        let count = |role| {
+            let due = due.iter().filter(|i| i.1 == role).count() as u64;
+            let done = self
+                .driver
+                .submitted
+                .keys()
+                .filter(|(_, i)| i.0 == slot && i.1 == role)
+                .map(|(_, i)| i.2)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as u64;
+            (due, done)
+        };
+        (count(ROLE_AGGREGATOR), count(ROLE_CONTRIBUTION))
+    }
+
     fn report(self, seed: u64, live_nodes: usize) -> RunReport {
         let chain = &self.driver.chain;
         let outcomes = &self.driver.checker.outcomes;
@@ -508,7 +550,14 @@ impl World {
                         .map_or((0, 0), |o| (o.honest_decided.len(), o.max_round))
                 };
                 let [committee, proposer] = chain.duties(slot);
-                SlotSummary { slot, committee: of(committee), proposer: of(proposer) }
+                let (aggregates, contributions) = self.aggregation_counts(slot);
+                SlotSummary {
+                    slot,
+                    committee: of(committee),
+                    proposer: of(proposer),
+                    aggregates,
+                    contributions,
+                }
             })
             .collect();
         let mut nodes = NodeStats::default();
@@ -523,12 +572,19 @@ impl World {
         }
         let submissions = self.driver.submitted.len() as u64;
         let due = self.driver.beacon.as_ref().map_or(0, |b| {
-            (0..self.options.slots).map(|s| super::runners::due_at(b, s).len() as u64).sum()
+            (0..self.options.slots)
+                .map(|s| {
+                    let aggregation = self.driver.keys.as_ref().map_or(0, |k| {
+                        super::aggregation::due_aggregation(b, k, self.options.crypto, s).len()
+                    });
+                    (super::runners::due_at(b, s).len() + aggregation) as u64
+                })
+                .sum()
         });
         let proposals = self
             .driver
             .submitted
-            .iter()
+            .keys()
             .filter(|(_, (_, role, _))| *role == super::runners::ROLE_PROPOSER)
             .map(|(_, item)| *item)
             .collect::<std::collections::BTreeSet<_>>()
