@@ -4,12 +4,12 @@
 //! outputs; it does no IO. The shell writes node traces (`--trace-dir`), the simulator
 //! writes the same records for its simulated nodes.
 //!
-//! # Byte layout (format version 3)
+//! # Byte layout (format version 4)
 //! Integers are little-endian; bodies are [postcard](https://docs.rs/postcard) (serde).
 //!
 //! ```text
 //! magic    8 bytes   "SSVTRACE"
-//! version  u16       TRACE_FORMAT_VERSION (3)
+//! version  u16       TRACE_FORMAT_VERSION (4)
 //! frame    header:   postcard(TraceHeader)
 //! frame    …         records, until the end of the file
 //!
@@ -53,8 +53,9 @@ pub const MAGIC: [u8; 8] = *b"SSVTRACE";
 
 /// The format version written and read by this build. Bumped on any incompatible change
 /// to the layout, the header, the record, or the serde form of the core's input types.
-/// (Version 1 was a JSON-lines format without output digests.)
-pub const TRACE_FORMAT_VERSION: u16 = 3;
+/// (Version 1 was a JSON-lines format without output digests; version 4 added the
+/// simulator header's `aggregation` option and its aggregator and contribution inputs.)
+pub const TRACE_FORMAT_VERSION: u16 = 4;
 
 /// Largest frame body, bytes (64 MiB): a larger length is corruption, not a record.
 pub const FRAME_MAX: u32 = 64 << 20;

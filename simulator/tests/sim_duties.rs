@@ -14,7 +14,14 @@ use ssv_simulator::sim::{
 };
 
 fn duties(operators: u64, validators: u64, slots: u64) -> SimOptions {
-    SimOptions { operators, validators, slots, duty_runners: true, ..SimOptions::default() }
+    SimOptions {
+        operators,
+        validators,
+        slots,
+        duty_runners: true,
+        aggregation: true,
+        ..SimOptions::default()
+    }
 }
 
 /// Every fault until slot 5 of 10.

@@ -128,7 +128,7 @@ fn a_trace_round_trips_every_input_kind() {
 fn the_layout_is_magic_version_then_length_body_check_frames() {
     let bytes = file();
     assert_eq!(&bytes[..8], b"SSVTRACE");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
     let len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     let body = &bytes[14..14 + len];
     assert_eq!(postcard::from_bytes::<TraceHeader>(body).unwrap(), header());

@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// beacon chain instead of bare QBFT instances.
     #[arg(long)]
     pub duty_runners: bool,
+    /// Duty path: also run every attester's aggregator and every sync member's
+    /// contribution duty.
+    #[arg(long)]
+    pub aggregation: bool,
     /// Duty path: duty density of the chain: `dense` (2 slots per epoch, every validator
     /// syncs and proposes in turn) or `mainnet` (32 slots per epoch, proposers and sync
     /// committee from a mainnet-size registry).
@@ -169,6 +173,7 @@ impl RunArgs {
         o.crashes = self.crashes.unwrap_or(o.crashes);
         o.broken_quorum |= self.broken_quorum;
         o.duty_runners |= self.duty_runners;
+        o.aggregation |= self.aggregation;
         o.density = self.density.unwrap_or(o.density);
         o
     }

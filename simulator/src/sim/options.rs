@@ -210,6 +210,10 @@ pub struct SimOptions {
     pub broken_quorum: bool,
     /// Duty path: how dense the cluster's duties are.
     pub density: Density,
+    /// Duty path: also run the aggregator and sync-committee-contribution duties of every
+    /// attester and sync member ([`super::aggregation`]). Off by default: at dense density
+    /// they multiply the work of a slot several times over.
+    pub aggregation: bool,
 }
 
 impl Default for SimOptions {
@@ -229,6 +233,7 @@ impl Default for SimOptions {
             duty_runners: false,
             broken_quorum: false,
             density: Density::Dense,
+            aggregation: false,
         }
     }
 }
@@ -333,6 +338,8 @@ impl SimOptions {
             duty_runners,
             broken_quorum: false,
             density: Density::Dense,
+            // Aggregation multiplies a dense slot's work: the small duty worlds only.
+            aggregation: duty_runners && validators <= 10,
         }
     }
 }

@@ -580,7 +580,7 @@ impl Driver {
         if let Some(beacon) = &self.beacon {
             let o = &self.header.options;
             let mut due = runners::due_at(beacon, slot);
-            if let Some(keys) = &self.keys {
+            if let Some(keys) = self.keys.as_ref().filter(|_| o.aggregation) {
                 due.extend(
                     super::aggregation::due_aggregation(beacon, keys, o.crypto, slot).iter(),
                 );

@@ -262,7 +262,7 @@ impl World {
                     let proposer = beacon.and_then(|b| super::runners::proposer_duty(b, slot));
                     let mut roles = vec![DutyRole::Committee];
                     roles.extend(proposer.map(|p| DutyRole::Proposer(p.validator_index)));
-                    if let Some(b) = beacon {
+                    if let Some(b) = beacon.filter(|_| self.options.aggregation) {
                         if !super::aggregation::aggregator_duties(b, slot).is_empty() {
                             roles.push(DutyRole::Aggregator);
                         }
@@ -523,6 +523,9 @@ impl World {
         let (Some(b), Some(k)) = (self.driver.beacon.as_ref(), self.driver.keys.as_ref()) else {
             return ((0, 0), (0, 0));
         };
+        if !self.options.aggregation {
+            return ((0, 0), (0, 0));
+        }
         let due = due_aggregation(b, k, self.options.crypto, slot);
         let count = |role| {
             let due = due.iter().filter(|i| i.1 == role).count() as u64;
@@ -574,7 +577,8 @@ impl World {
         let due = self.driver.beacon.as_ref().map_or(0, |b| {
             (0..self.options.slots)
                 .map(|s| {
-                    let aggregation = self.driver.keys.as_ref().map_or(0, |k| {
+                    let keys = self.driver.keys.as_ref().filter(|_| self.options.aggregation);
+                    let aggregation = keys.map_or(0, |k| {
                         super::aggregation::due_aggregation(b, k, self.options.crypto, s).len()
                     });
                     (super::runners::due_at(b, s).len() + aggregation) as u64
