@@ -142,6 +142,20 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The slot a beacon-node request is for; `None` for [`Request::Sign`] and
+    /// [`Request::IsSyncCommitteeAggregator`], which carry no slot.
+    pub fn slot(&self) -> Option<Slot> {
+        match self {
+            Self::AttestationData { slot }
+            | Self::Proposal { slot, .. }
+            | Self::AggregateAndProof { slot, .. }
+            | Self::SyncCommitteeContributions { slot, .. } => Some(*slot),
+            Self::Sign(_) | Self::IsSyncCommitteeAggregator(_) => None,
+        }
+    }
+}
+
 /// The answer to a [`Request`], carrying the request id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -359,5 +373,36 @@ fn signed_block_root(block: &VersionedBlock, signature: BlsSignatureBytes) -> Ro
         B::FuluBlinded(b) => {
             fulu::SignedBlindedBeaconBlock { message: b.clone(), signature }.tree_hash_root().0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_slot_is_the_slot_of_beacon_requests_only() {
+        let proof = [0u8; 96];
+        let with_slot = [
+            Request::AttestationData { slot: 7 },
+            Request::Proposal { slot: 7, graffiti: [0; 32], randao_reveal: proof },
+            Request::AggregateAndProof {
+                slot: 7,
+                committee_index: 1,
+                committee_length: 2,
+                validator_index: 3,
+                selection_proof: proof,
+            },
+            Request::SyncCommitteeContributions {
+                slot: 7,
+                selection_proofs: vec![proof],
+                subnets: vec![0],
+            },
+        ];
+        for r in &with_slot {
+            assert_eq!(r.slot(), Some(7), "{r:?}");
+        }
+        assert_eq!(Request::Sign(Vec::new()).slot(), None);
+        assert_eq!(Request::IsSyncCommitteeAggregator(vec![proof]).slot(), None);
     }
 }

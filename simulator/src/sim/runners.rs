@@ -1176,11 +1176,7 @@ impl DutyNode {
                         request @ (Request::AggregateAndProof { .. }
                         | Request::SyncCommitteeContributions { .. }),
                 } => {
-                    let slot = match &request {
-                        Request::AggregateAndProof { slot, .. }
-                        | Request::SyncCommitteeContributions { slot, .. } => *slot,
-                        _ => continue,
-                    };
+                    let Some(slot) = request.slot() else { continue };
                     let outer = self.next_vrequest;
                     self.next_vrequest = self.next_vrequest.wrapping_add(1).max(VALIDATOR_REQUEST);
                     self.vrequests.insert(outer, (vi, id, request));

@@ -589,11 +589,7 @@ impl Driver {
                 } => {
                     // Fetched at two thirds of the slot, when the pools hold the slot's
                     // attestations and sync messages.
-                    let slot = match &request {
-                        Request::AggregateAndProof { slot, .. }
-                        | Request::SyncCommitteeContributions { slot, .. } => *slot,
-                        _ => 0,
-                    };
+                    let slot = request.slot().unwrap_or_default();
                     let at = self.ctx.network.slot_start(slot) + self.ctx.network.slot_ms * 2 / 3;
                     let tx = self.events_tx.clone();
                     tokio::spawn(async move {
