@@ -34,8 +34,11 @@ use ssv_core::types::{DomainType, SignedSsvMessage};
 
 static SIGNS: AtomicU64 = AtomicU64::new(0);
 
-/// [`RsaSigner`] that counts its signatures.
-struct CountingSigner(RsaSigner);
+/// An [`RsaSigner`] shared by every instance of a member, as the node shares its one
+/// parsed operator key (`SharedRsaSigner` in `shell/src/node/driver.rs`), that counts its
+/// signatures. A key parsed anew for each instance would pay aws-lc's one-time private-key
+/// set-up (Montgomery contexts) on its first signature, which no running node pays.
+struct CountingSigner(Arc<RsaSigner>);
 
 impl OperatorSigner for CountingSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
@@ -45,7 +48,7 @@ impl OperatorSigner for CountingSigner {
 }
 
 struct Cluster {
-    keys: Vec<OperatorPrivateKey>,
+    signers: Vec<Arc<RsaSigner>>,
     publics: Vec<OperatorPublicKey>,
 }
 
@@ -61,11 +64,12 @@ impl Cluster {
         let keys: Vec<OperatorPrivateKey> =
             (0..n).map(|_| OperatorPrivateKey::generate().expect("keygen")).collect();
         let publics = keys.iter().map(|k| k.public_key().clone()).collect();
-        Self { keys, publics }
+        let signers = keys.into_iter().map(|k| Arc::new(RsaSigner(k))).collect();
+        Self { signers, publics }
     }
 
     fn controllers(&self) -> Vec<Controller> {
-        let n = self.keys.len() as u64;
+        let n = self.signers.len() as u64;
         let committee: Vec<Operator> = (1..=n)
             .map(|id| Operator {
                 operator_id: id,
@@ -74,15 +78,12 @@ impl Cluster {
             .collect();
         (1..=n)
             .map(|me| {
-                let key = &self.keys[(me - 1) as usize];
                 let config = QbftConfig {
                     proposer: Box::new(RoundRobinProposer),
                     value_check: Box::new(NonEmptyValue),
                     timeouts: Box::new(SpecTimeouts),
                     verifier: Box::new(ssv_core::qbft::RsaVerifier),
-                    signer: Box::new(CountingSigner(RsaSigner(
-                        OperatorPrivateKey::from_der(key.pkcs1_der()).expect("own key"),
-                    ))),
+                    signer: Box::new(CountingSigner(Arc::clone(&self.signers[(me - 1) as usize]))),
                     cut_off_round: 12,
                 };
                 let member = CommitteeMember {
