@@ -140,6 +140,9 @@ pub struct DutySlot {
     net: Arc<BeaconNetwork>,
     /// RSA keys: index 0 is operator 1's; 1..=3 are reused by the peers of every committee.
     keys: Vec<OperatorPrivateKey>,
+    /// The same keys as signers, parsed once and shared by every instance, as the node
+    /// shares its operator key.
+    signers: Vec<Arc<RsaSigner>>,
     verifier: CachedRsaVerifier,
     committees: Vec<CommitteeSetup>,
     duty: CommitteeDuty,
@@ -252,7 +255,8 @@ impl DutySlot {
             });
         }
         let duty = CommitteeDuty { slot: SLOT, validator_duties: duties };
-        let mut slot = Self { net, keys, verifier, committees, duty };
+        let signers = keys.iter().map(|k| Arc::new(RsaSigner(copy_key(k)))).collect();
+        let mut slot = Self { net, keys, signers, verifier, committees, duty };
         slot.record_peers();
         slot
     }
@@ -286,7 +290,7 @@ impl DutySlot {
                 committee(
                     member,
                     c.shares.clone(),
-                    copy_key(&self.keys[0]),
+                    Arc::clone(&self.signers[0]),
                     self.verifier.clone(),
                     &self.net,
                     bls.cloned(),
@@ -369,7 +373,7 @@ impl DutySlot {
             for (i, (shares, keys)) in peers.into_iter().enumerate() {
                 let me = setup.operators[i + 1];
                 let member = member(setup.operators, me, &self.keys);
-                let key = copy_key(&self.keys[i + 1]);
+                let key = Arc::clone(&self.signers[i + 1]);
                 routers.push(committee(
                     member,
                     shares,
@@ -447,13 +451,12 @@ fn member(operators: [u64; 4], me: u64, keys: &[OperatorPrivateKey]) -> Committe
 fn committee(
     member: CommitteeMember,
     shares: BTreeMap<u64, Share>,
-    key: OperatorPrivateKey,
+    signer: Arc<RsaSigner>,
     verifier: CachedRsaVerifier,
     net: &Arc<BeaconNetwork>,
     bls: Option<Arc<dyn ThresholdBls>>,
 ) -> Committee {
     let (m2, n2, v2) = (member.clone(), Arc::clone(net), verifier.clone());
-    let key = Arc::new(key);
     let create = Box::new(move |shares: BTreeMap<u64, Share>| {
         let config = Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
@@ -466,7 +469,7 @@ fn committee(
             }),
             timeouts: Box::new(SpecTimeouts),
             verifier: Box::new(v2.clone()),
-            signer: Box::new(RsaSigner(copy_key(&key))),
+            signer: Box::new(Arc::clone(&signer)),
             cut_off_round: 12,
         });
         let id = MessageId::for_committee(m2.domain_type, RunnerRole::Committee, &m2.committee_id);

@@ -308,6 +308,14 @@ impl SignatureVerifier for RsaVerifier {
     }
 }
 
+/// A signer shared by many instances, as a node shares its one parsed operator key (the
+/// key's one-time set-up is then paid once, not per instance).
+impl<T: OperatorSigner + ?Sized> OperatorSigner for std::sync::Arc<T> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        (**self).sign(message)
+    }
+}
+
 /// Signs with this operator's RSA key (`types.OperatorSigner`).
 #[derive(Debug)]
 pub struct RsaSigner(pub crate::crypto::rsa::OperatorPrivateKey);

@@ -289,24 +289,13 @@ impl CommitteeRunner {
         if self.has_running_duty() && self.running_instance_decided() {
             return Err(RunnerError::ConsensusHasFinished);
         }
-        let mut qout = Vec::new();
-        let res = self.controller.handle(now, ControllerInput::Message(msg), &mut qout);
-        let decided = qout.iter().find_map(|o| match o {
-            crate::qbft::Output::Decided(d) => Some(d.clone()),
-            _ => None,
-        });
-        out.extend(qout.into_iter().map(Output::Qbft));
-        res?;
-        if !self.has_running_duty() {
+        let running = self.state.as_ref().filter(|s| !s.finished).map(|s| s.running_instance);
+        let Some(decided) = super::consensus_step(&mut self.controller, running, now, msg, out)?
+        else {
             return Ok(());
-        }
-        let Some(decided) = decided else { return Ok(()) };
+        };
         let Some(state) = self.state.as_ref() else { return Ok(()) };
-        match state.running_instance {
-            Some(h) if h == decided.height => {}
-            _ => return Err(RunnerError::DecidedWrongInstance),
-        }
-        let vote = BeaconVote::from_ssz_bytes(&decided.value)
+        let vote = BeaconVote::from_ssz_bytes(&decided)
             .map_err(|_| RunnerError::other("failed to parse decided value to BeaconVote"))?;
         let value = vote.as_ssz_bytes();
         self.config.value_check.check(&value)?;

@@ -326,6 +326,38 @@ pub enum Output {
 
 /// `hash_tree_root` of the signed form of `block` (signed block, signed blinded block, or
 /// signed block contents from Deneb on).
+/// The part of `ProcessConsensus` the committee and validator runners share: hands `msg`
+/// to the runner's `controller`, passes its outputs on as [`Output::Qbft`], and returns
+/// the decided value when this message decided the running instance.
+///
+/// `running` is the runner's duty state: `None` without a running duty, else the height
+/// of its running instance (if one started). `Ok(None)` when nothing was decided or no
+/// duty runs.
+///
+/// # Errors
+/// The controller's errors; `DecidedWrongInstance` for a decision of another height.
+fn consensus_step(
+    controller: &mut crate::qbft::Controller,
+    running: Option<Option<crate::types::Height>>,
+    now: crate::qbft::UnixMillis,
+    msg: SignedSsvMessage,
+    out: &mut Vec<Output>,
+) -> Result<Option<Vec<u8>>, RunnerError> {
+    let mut qout = Vec::new();
+    let res = controller.handle(now, crate::qbft::ControllerInput::Message(msg), &mut qout);
+    let decided = qout.iter().find_map(|o| match o {
+        crate::qbft::Output::Decided(d) => Some((d.height, d.value.clone())),
+        _ => None,
+    });
+    out.extend(qout.into_iter().map(Output::Qbft));
+    res?;
+    let (Some(running), Some((height, value))) = (running, decided) else { return Ok(None) };
+    match running {
+        Some(h) if h == height => Ok(Some(value)),
+        _ => Err(RunnerError::DecidedWrongInstance),
+    }
+}
+
 fn signed_block_root(block: &VersionedBlock, signature: BlsSignatureBytes) -> Root {
     use crate::beacon::{capella, deneb, fulu};
     use VersionedBlock as B;

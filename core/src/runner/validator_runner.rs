@@ -723,24 +723,12 @@ impl ValidatorRunner {
         }
         let controller =
             self.controller.as_mut().ok_or_else(|| RunnerError::other("no QBFT controller"))?;
-        let mut qout = Vec::new();
-        let res = controller.handle(now, ControllerInput::Message(msg), &mut qout);
-        let decided = qout.iter().find_map(|o| match o {
-            crate::qbft::Output::Decided(d) => Some(d.clone()),
-            _ => None,
-        });
-        out.extend(qout.into_iter().map(Output::Qbft));
-        res?;
-        if !self.has_running_duty() {
+        let running = self.state.as_ref().filter(|s| !s.finished).map(|s| s.running_instance);
+        let Some(decided) = super::consensus_step(controller, running, now, msg, out)? else {
             return Ok(());
-        }
-        let Some(decided) = decided else { return Ok(()) };
+        };
         let Some(state) = self.state.as_ref() else { return Ok(()) };
-        match state.running_instance {
-            Some(h) if h == decided.height => {}
-            _ => return Err(RunnerError::DecidedWrongInstance),
-        }
-        let cd = ValidatorConsensusData::from_ssz_bytes(&decided.value).map_err(|_| {
+        let cd = ValidatorConsensusData::from_ssz_bytes(&decided).map_err(|_| {
             RunnerError::other("failed to parse decided value to ValidatorConsensusData")
         })?;
         let value = cd.as_ssz_bytes();
