@@ -441,7 +441,7 @@ pub fn submit(
     s: &Submission,
 ) -> Result<(), String> {
     if crypto.mode() == CryptoMode::Fake {
-        if let Some(res) = super::aggregation::check_fake(beacon, s) {
+        if let Some(res) = super::aggregation::check_fake(beacon, now_ms, s) {
             return res;
         }
         check_fake(beacon, s)?;
