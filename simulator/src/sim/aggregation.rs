@@ -43,12 +43,27 @@ use crate::chain::duties::{SYNC_SUBCOMMITTEE_SIZE, is_aggregator, is_sync_commit
 
 /// The `role` of an aggregate in a [`DueItem`] (`BeaconRole::Aggregator`).
 pub const ROLE_AGGREGATOR: u64 = BeaconRole::Aggregator as u64;
-/// The `role` of a contribution in a [`DueItem`] (`BeaconRole::SyncCommitteeContribution`).
+/// The `role` of a contribution in a [`DueItem`] (`BeaconRole::SyncCommitteeContribution`);
+/// a contribution of subcommittee `s` is due as [`contribution_role`]`(s)`.
 pub const ROLE_CONTRIBUTION: u64 = BeaconRole::SyncCommitteeContribution as u64;
 /// Slots a fake pool keeps before the newest pooled slot.
 const POOL_SLOTS: u64 = 4;
 /// The most sync-committee indices a duty carries (the spec's cap, as the node truncates).
 const SYNC_INDICES_MAX: usize = 13;
+
+/// The `role` in a [`DueItem`] of a contribution of sync subcommittee `subcommittee`
+/// (0..4): [`ROLE_CONTRIBUTION`] in the low byte, the subcommittee above it, so that a
+/// validator selected in several subcommittees owes one contribution for each (as the
+/// spec and the node produce) while the item keeps its `(slot, role, validator)` shape.
+pub fn contribution_role(subcommittee: u64) -> u64 {
+    ROLE_CONTRIBUTION | subcommittee << 8
+}
+
+/// Whether a [`DueItem`] role is a contribution's ([`contribution_role`] of any
+/// subcommittee).
+pub fn is_contribution(role: u64) -> bool {
+    role & 0xff == ROLE_CONTRIBUTION
+}
 
 /// The aggregator duties of `slot`: one per attester of the cluster (role 1, with the
 /// attester's committee index and length).
@@ -93,8 +108,10 @@ fn validator_sign(
 }
 
 /// The selected aggregators and sync aggregators of `slot`: `(slot, role, validator)` for
-/// every aggregator whose selection proof selects it, and every sync-committee member with
-/// at least one selected subnet. Memoized per chain and slot.
+/// every aggregator whose selection proof selects it, and `(slot, contribution_role(s),
+/// validator)` for every subcommittee `s` a sync-committee member is selected in (one
+/// selection proof per distinct subcommittee of its first 13 positions). Memoized per
+/// chain and slot.
 pub fn due_aggregation(
     beacon: &Beacon,
     keys: &ClusterKeys,
@@ -136,17 +153,20 @@ fn compute_due(beacon: &Beacon, keys: &ClusterKeys, mode: CryptoMode, slot: Slot
     }
     let sync_selection = beacon.domain(BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
     for d in contribution_duties(beacon, slot) {
-        let selected = d.validator_sync_committee_indices.iter().take(SYNC_INDICES_MAX).any(|i| {
-            let data = SyncAggregatorSelectionData {
-                slot,
-                subcommittee_index: i / SYNC_SUBCOMMITTEE_SIZE,
-            };
+        let subcommittees: BTreeSet<u64> = d
+            .validator_sync_committee_indices
+            .iter()
+            .take(SYNC_INDICES_MAX)
+            .map(|i| i / SYNC_SUBCOMMITTEE_SIZE)
+            .collect();
+        for subcommittee_index in subcommittees {
+            let data = SyncAggregatorSelectionData { slot, subcommittee_index };
             let root = compute_signing_root(&data.tree_hash_root().0, &sync_selection);
-            validator_sign(keys, mode, d.validator_index, &root)
+            if validator_sign(keys, mode, d.validator_index, &root)
                 .is_some_and(|p| is_sync_committee_aggregator(&p))
-        });
-        if selected {
-            due.push((slot, ROLE_CONTRIBUTION, d.validator_index));
+            {
+                due.push((slot, contribution_role(subcommittee_index), d.validator_index));
+            }
         }
     }
     due
@@ -787,6 +807,54 @@ mod tests {
     /// The signature check named `what` failed (the chain's and the fake check's wording).
     fn bad_signature(what: &str) -> String {
         format!("invalid signature: {what}")
+    }
+
+    #[test]
+    fn contributions_are_due_once_per_selected_subcommittee() {
+        use crate::sim::Density;
+        use crate::sim::runners::{beacon, cluster_keys};
+        use crate::sim::trace::GENESIS_MS;
+        // 16 validators at dense density: about 32 sync positions each, so a validator's
+        // first 13 positions span two subcommittees or more.
+        let keys = cluster_keys(4, 16).unwrap();
+        for mode in MODES {
+            let chain = beacon(5, GENESIS_MS, SLOT_MS, &keys, Density::Dense).unwrap();
+            let sel = chain.domain(BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
+            let mut several = 0;
+            for slot in 2..24 {
+                let due: BTreeSet<(u64, u64)> = due_aggregation(&chain, &keys, mode, slot)
+                    .iter()
+                    .filter(|i| is_contribution(i.1))
+                    .map(|i| (i.2, i.1 >> 8))
+                    .collect();
+                // The spec's rule from the chain's sync duties: a selection proof per
+                // distinct subcommittee of the first 13 positions.
+                let epoch = chain.epoch_of(slot);
+                let mut expected = BTreeSet::new();
+                for d in chain.sync_duties(epoch, &(0..16).collect::<Vec<_>>()).unwrap() {
+                    let v = d.validator_index;
+                    let subs: BTreeSet<u64> = d
+                        .validator_sync_committee_indices
+                        .iter()
+                        .take(13)
+                        .map(|i| i / SYNC_SUBCOMMITTEE_SIZE)
+                        .collect();
+                    for sub in subs {
+                        let data = SyncAggregatorSelectionData { slot, subcommittee_index: sub };
+                        let root = compute_signing_root(&data.tree_hash_root().0, &sel);
+                        let proof = validator_sign(&keys, mode, v, &root).unwrap();
+                        if is_sync_committee_aggregator(&proof) {
+                            expected.insert((v, sub));
+                        }
+                    }
+                }
+                assert_eq!(due, expected, "{mode:?} slot {slot}");
+                let validators: BTreeSet<u64> = due.iter().map(|(v, _)| *v).collect();
+                several += due.len() - validators.len();
+            }
+            // Some validator was selected in two subcommittees of one slot: two items.
+            assert!(several > 0, "{mode:?}: no validator selected in two subcommittees");
+        }
     }
 
     #[test]

@@ -419,7 +419,7 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
         )),
         Submission::ContributionAndProof(c) => Some((
             c.message.contribution.slot,
-            super::aggregation::ROLE_CONTRIBUTION,
+            super::aggregation::contribution_role(c.message.contribution.subcommittee_index),
             c.message.aggregator_index,
         )),
         _ => None,
