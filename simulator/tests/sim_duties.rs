@@ -278,3 +278,14 @@ fn a_sync_aggregator_selected_in_several_subcommittees_submits_one_contribution_
     }
     assert_eq!(r.submissions, r.due * 4);
 }
+
+#[test]
+fn late_messages_are_counted_apart_from_refused_ones() {
+    // Without faults nothing is refused; the stragglers after a runner decided or
+    // finished (the quorum's last messages, a sync aggregator's operators' proofs after
+    // none was selected) are counted as late.
+    let r = run(1, &duties(4, 16, 8), false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    assert_eq!(r.nodes.refused, 0, "{:?}", r.nodes);
+    assert!(r.nodes.late > r.nodes.accepted / 10, "{:?}", r.nodes);
+}

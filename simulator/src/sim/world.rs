@@ -571,6 +571,7 @@ impl World {
             nodes.bad_signature += s.bad_signature;
             nodes.unroutable += s.unroutable;
             nodes.refused += s.refused;
+            nodes.late += s.late;
             nodes.retried += s.retried;
             nodes.accepted += s.accepted;
         }
