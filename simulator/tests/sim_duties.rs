@@ -245,3 +245,47 @@ fn every_selected_aggregator_and_sync_aggregator_submits_with_a_silent_operator(
     assert_eq!(r.live_nodes, 3);
     assert_eq!(r.submissions, r.due * 3);
 }
+
+#[test]
+fn a_sync_aggregator_selected_in_several_subcommittees_submits_one_contribution_for_each() {
+    use ssv_simulator::sim::aggregation::{due_aggregation, is_contribution};
+    use ssv_simulator::sim::runners::{beacon, cluster_keys};
+    use ssv_simulator::sim::trace::GENESIS_MS;
+    use std::collections::BTreeSet;
+    // 16 validators at dense density: each holds about 32 sync positions, over two
+    // subcommittees or more in its first 13.
+    let o = duties(4, 16, 12);
+    let seed = 1;
+    let keys = cluster_keys(o.operators, o.validators).unwrap();
+    let chain = beacon(seed, GENESIS_MS, o.slot_ms, &keys, o.density).unwrap();
+    let (mut items, mut pairs) = (0, BTreeSet::new());
+    for slot in 0..o.slots {
+        for (s, role, v) in due_aggregation(&chain, &keys, o.crypto, slot).iter() {
+            if is_contribution(*role) {
+                items += 1;
+                pairs.insert((*s, *v));
+            }
+        }
+    }
+    assert!(items > pairs.len(), "no validator selected in two subcommittees of a slot");
+    let r = run(seed, &o, false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    // The chain accepted a contribution of every (validator, selected subcommittee), and
+    // every node submitted each (the liveness invariant also held them to it).
+    assert_eq!(r.slots.iter().map(|s| s.contributions.0).sum::<u64>(), items as u64);
+    for s in &r.slots {
+        assert_eq!(s.contributions.0, s.contributions.1, "slot {}", s.slot);
+    }
+    assert_eq!(r.submissions, r.due * 4);
+}
+
+#[test]
+fn late_messages_are_counted_apart_from_refused_ones() {
+    // Without faults nothing is refused; the stragglers after a runner decided or
+    // finished (the quorum's last messages, a sync aggregator's operators' proofs after
+    // none was selected) are counted as late.
+    let r = run(1, &duties(4, 16, 8), false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    assert_eq!(r.nodes.refused, 0, "{:?}", r.nodes);
+    assert!(r.nodes.late > r.nodes.accepted / 10, "{:?}", r.nodes);
+}

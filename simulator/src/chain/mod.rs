@@ -128,6 +128,10 @@ impl Default for ChainConfig {
     }
 }
 
+/// `MAXIMUM_GOSSIP_CLOCK_DISPARITY` (phase0 p2p), ms: how long before its slot starts an
+/// aggregate or a contribution is still taken.
+pub const MAXIMUM_GOSSIP_CLOCK_DISPARITY_MS: u64 = 500;
+
 /// The simulator's fork version for `fork`: `[n - 1, 0, 0, 0x5a]` where `n` is the
 /// go-eth2-client number (phase0 is `0x0000005a`).
 pub fn fork_version(fork: DataVersion) -> ForkVersion {
@@ -280,6 +284,26 @@ impl Chain {
     /// The head slot at `now_ms`: the wall-clock slot minus the configured lag.
     pub fn head_slot(&self, now_ms: u64) -> Slot {
         self.slot_at(now_ms).saturating_sub(self.config.head_lag_slots)
+    }
+
+    /// Refuses an aggregate or contribution of `slot` at `now_ms` (unix ms) when `slot`
+    /// starts more than [`MAXIMUM_GOSSIP_CLOCK_DISPARITY_MS`] later (the gossip rules'
+    /// future-slot check). Sync messages sign only the block root, so nothing else binds a
+    /// contribution to its slot. Late ones are taken: the simulator submits late before a
+    /// heal.
+    ///
+    /// # Errors
+    /// [`ChainError::InvalidSlot`].
+    pub fn check_not_future(&self, now_ms: u64, slot: Slot) -> Result<(), ChainError> {
+        let start = self
+            .config
+            .genesis_time
+            .saturating_mul(1000)
+            .saturating_add(slot.saturating_mul(self.config.slot_duration_ms));
+        if start > now_ms.saturating_add(MAXIMUM_GOSSIP_CLOCK_DISPARITY_MS) {
+            return Err(ChainError::InvalidSlot { slot, reason: "in the future" });
+        }
+        Ok(())
     }
 
     /// The epoch of `slot`.
@@ -610,7 +634,8 @@ impl Chain {
     /// Submits signed aggregates (`POST /eth/v2/validator/aggregate_and_proofs`): checks the
     /// aggregator's membership, its selection proof (signature over the slot with
     /// `DOMAIN_SELECTION_PROOF`, and `is_aggregator`), the outer signature
-    /// (`DOMAIN_AGGREGATE_AND_PROOF`) and the aggregate signature of the set bits.
+    /// (`DOMAIN_AGGREGATE_AND_PROOF`) and the aggregate signature of the set bits; an
+    /// aggregate of a future slot is refused ([`Chain::check_not_future`]).
     ///
     /// # Errors
     /// The failures, by position.
@@ -621,7 +646,7 @@ impl Chain {
     ) -> Result<(), Vec<(usize, ChainError)>> {
         let mut failures = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            match self.check_aggregate_and_proof(item) {
+            match self.check_aggregate_and_proof(now_ms, item) {
                 Ok(()) => {
                     self.record(now_ms, "/eth/v2/validator/aggregate_and_proofs", item.clone());
                 }
@@ -631,7 +656,7 @@ impl Chain {
         if failures.is_empty() { Ok(()) } else { Err(failures) }
     }
 
-    fn check_aggregate_and_proof(&self, item: &Value) -> Result<(), ChainError> {
+    fn check_aggregate_and_proof(&self, now_ms: u64, item: &Value) -> Result<(), ChainError> {
         let malformed = |e: serde_json::Error| ChainError::Malformed(e.to_string());
         let (
             aggregator,
@@ -685,6 +710,7 @@ impl Chain {
             )
         };
         let slot = data.slot;
+        self.check_not_future(now_ms, slot)?;
         let members = self.committee(slot, committee_index)?;
         if !members.contains(&aggregator) {
             return Err(ChainError::NotAMember {
@@ -820,7 +846,8 @@ impl Chain {
     /// checks membership of the subcommittee, the selection proof
     /// (`SyncAggregatorSelectionData`, `DOMAIN_SYNC_COMMITTEE_SELECTION_PROOF`,
     /// `is_sync_committee_aggregator`), the outer signature (`DOMAIN_CONTRIBUTION_AND_PROOF`)
-    /// and the contribution's aggregate signature.
+    /// and the contribution's aggregate signature; a contribution of a future slot is
+    /// refused ([`Chain::check_not_future`]).
     ///
     /// # Errors
     /// The failures, by position.
@@ -831,7 +858,7 @@ impl Chain {
     ) -> Result<(), Vec<(usize, ChainError)>> {
         let mut failures = Vec::new();
         for (i, s) in items.iter().enumerate() {
-            match self.check_contribution(s) {
+            match self.check_contribution(now_ms, s) {
                 Ok(()) => {
                     let body = serde_json::to_value(s).unwrap_or(Value::Null);
                     self.record(now_ms, "/eth/v1/validator/contribution_and_proofs", body);
@@ -842,9 +869,14 @@ impl Chain {
         if failures.is_empty() { Ok(()) } else { Err(failures) }
     }
 
-    fn check_contribution(&self, s: &SignedContributionAndProof) -> Result<(), ChainError> {
+    fn check_contribution(
+        &self,
+        now_ms: u64,
+        s: &SignedContributionAndProof,
+    ) -> Result<(), ChainError> {
         let m = &s.message;
         let c = &m.contribution;
+        self.check_not_future(now_ms, c.slot)?;
         if c.subcommittee_index >= duties::SYNC_COMMITTEE_SUBNET_COUNT {
             return Err(ChainError::Malformed(format!("subcommittee {}", c.subcommittee_index)));
         }

@@ -43,12 +43,27 @@ use crate::chain::duties::{SYNC_SUBCOMMITTEE_SIZE, is_aggregator, is_sync_commit
 
 /// The `role` of an aggregate in a [`DueItem`] (`BeaconRole::Aggregator`).
 pub const ROLE_AGGREGATOR: u64 = BeaconRole::Aggregator as u64;
-/// The `role` of a contribution in a [`DueItem`] (`BeaconRole::SyncCommitteeContribution`).
+/// The `role` of a contribution in a [`DueItem`] (`BeaconRole::SyncCommitteeContribution`);
+/// a contribution of subcommittee `s` is due as [`contribution_role`]`(s)`.
 pub const ROLE_CONTRIBUTION: u64 = BeaconRole::SyncCommitteeContribution as u64;
 /// Slots a fake pool keeps before the newest pooled slot.
 const POOL_SLOTS: u64 = 4;
 /// The most sync-committee indices a duty carries (the spec's cap, as the node truncates).
 const SYNC_INDICES_MAX: usize = 13;
+
+/// The `role` in a [`DueItem`] of a contribution of sync subcommittee `subcommittee`
+/// (0..4): [`ROLE_CONTRIBUTION`] in the low byte, the subcommittee above it, so that a
+/// validator selected in several subcommittees owes one contribution for each (as the
+/// spec and the node produce) while the item keeps its `(slot, role, validator)` shape.
+pub fn contribution_role(subcommittee: u64) -> u64 {
+    ROLE_CONTRIBUTION | subcommittee << 8
+}
+
+/// Whether a [`DueItem`] role is a contribution's ([`contribution_role`] of any
+/// subcommittee).
+pub fn is_contribution(role: u64) -> bool {
+    role & 0xff == ROLE_CONTRIBUTION
+}
 
 /// The aggregator duties of `slot`: one per attester of the cluster (role 1, with the
 /// attester's committee index and length).
@@ -93,8 +108,10 @@ fn validator_sign(
 }
 
 /// The selected aggregators and sync aggregators of `slot`: `(slot, role, validator)` for
-/// every aggregator whose selection proof selects it, and every sync-committee member with
-/// at least one selected subnet. Memoized per chain and slot.
+/// every aggregator whose selection proof selects it, and `(slot, contribution_role(s),
+/// validator)` for every subcommittee `s` a sync-committee member is selected in (one
+/// selection proof per distinct subcommittee of its first 13 positions). Memoized per
+/// chain and slot.
 pub fn due_aggregation(
     beacon: &Beacon,
     keys: &ClusterKeys,
@@ -136,17 +153,20 @@ fn compute_due(beacon: &Beacon, keys: &ClusterKeys, mode: CryptoMode, slot: Slot
     }
     let sync_selection = beacon.domain(BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
     for d in contribution_duties(beacon, slot) {
-        let selected = d.validator_sync_committee_indices.iter().take(SYNC_INDICES_MAX).any(|i| {
-            let data = SyncAggregatorSelectionData {
-                slot,
-                subcommittee_index: i / SYNC_SUBCOMMITTEE_SIZE,
-            };
+        let subcommittees: BTreeSet<u64> = d
+            .validator_sync_committee_indices
+            .iter()
+            .take(SYNC_INDICES_MAX)
+            .map(|i| i / SYNC_SUBCOMMITTEE_SIZE)
+            .collect();
+        for subcommittee_index in subcommittees {
+            let data = SyncAggregatorSelectionData { slot, subcommittee_index };
             let root = compute_signing_root(&data.tree_hash_root().0, &sync_selection);
-            validator_sign(keys, mode, d.validator_index, &root)
+            if validator_sign(keys, mode, d.validator_index, &root)
                 .is_some_and(|p| is_sync_committee_aggregator(&p))
-        });
-        if selected {
-            due.push((slot, ROLE_CONTRIBUTION, d.validator_index));
+            {
+                due.push((slot, contribution_role(subcommittee_index), d.validator_index));
+            }
         }
     }
     due
@@ -409,13 +429,14 @@ pub fn check_contributions(slot: Slot, value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The chain's checks of a signed aggregate or contribution with [`FakeBls`] signatures:
-/// membership, selection proof and selection, the outer signature and the aggregate
-/// signature of the set bits. `None` for other submissions.
-pub fn check_fake(beacon: &Beacon, s: &Submission) -> Option<Result<(), String>> {
+/// The chain's checks of a signed aggregate or contribution submitted at `now_ms` (unix
+/// ms) with [`FakeBls`] signatures: not of a future slot, membership, selection proof and
+/// selection, the outer signature and the aggregate signature of the set bits; the
+/// errors read as the chain's. `None` for other submissions.
+pub fn check_fake(beacon: &Beacon, now_ms: u64, s: &Submission) -> Option<Result<(), String>> {
     match s {
-        Submission::ElectraAggregateAndProof(a) => Some(check_fake_aggregate(beacon, a)),
-        Submission::ContributionAndProof(c) => Some(check_fake_contribution(beacon, c)),
+        Submission::ElectraAggregateAndProof(a) => Some(check_fake_aggregate(beacon, now_ms, a)),
+        Submission::ContributionAndProof(c) => Some(check_fake_contribution(beacon, now_ms, c)),
         _ => None,
     }
 }
@@ -432,15 +453,17 @@ fn verify(
     if FakeBls::verify(key, &root, sig) {
         Ok(())
     } else {
-        Err(format!("invalid {what} (fake BLS)"))
+        Err(format!("invalid signature: {what} (fake BLS)"))
     }
 }
 
 fn check_fake_aggregate(
     beacon: &Beacon,
+    now_ms: u64,
     s: &electra::SignedAggregateAndProof,
 ) -> Result<(), String> {
     let m = &s.message;
+    beacon.check_not_future(now_ms, m.aggregate.data.slot).map_err(|e| e.to_string())?;
     let committees: Vec<usize> =
         m.aggregate.committee_bits.iter().enumerate().filter(|(_, b)| *b).map(|(i, _)| i).collect();
     let [ci] = committees.as_slice() else {
@@ -462,7 +485,7 @@ fn check_fake_aggregate(
         "selection proof",
     )?;
     if !is_aggregator(members.len() as u64, &m.selection_proof) {
-        return Err(format!("validator {} is not an aggregator", m.aggregator_index));
+        return Err(format!("validator {} is not an aggregator for this slot", m.aggregator_index));
     }
     let outer = m.tree_hash_root().0;
     verify(
@@ -496,9 +519,14 @@ fn check_fake_aggregate(
     )
 }
 
-fn check_fake_contribution(beacon: &Beacon, s: &SignedContributionAndProof) -> Result<(), String> {
+fn check_fake_contribution(
+    beacon: &Beacon,
+    now_ms: u64,
+    s: &SignedContributionAndProof,
+) -> Result<(), String> {
     let m = &s.message;
     let c = &m.contribution;
+    beacon.check_not_future(now_ms, c.slot).map_err(|e| e.to_string())?;
     let committee = beacon.sync_committee(c.slot);
     let lo = (c.subcommittee_index * SYNC_SUBCOMMITTEE_SIZE) as usize;
     let sub = committee.get(lo..lo + SYNC_SUBCOMMITTEE_SIZE as usize).unwrap_or_default();
@@ -521,7 +549,7 @@ fn check_fake_contribution(beacon: &Beacon, s: &SignedContributionAndProof) -> R
         "sync selection proof",
     )?;
     if !is_sync_committee_aggregator(&m.selection_proof) {
-        return Err(format!("validator {} is not a sync aggregator", m.aggregator_index));
+        return Err(format!("validator {} is not an aggregator for this slot", m.aggregator_index));
     }
     let outer = m.tree_hash_root().0;
     verify(
@@ -549,4 +577,443 @@ fn check_fake_contribution(beacon: &Beacon, s: &SignedContributionAndProof) -> R
         &c.signature,
         "contribution",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    //! Tampered aggregates and contributions are refused by the chain (real BLS) and by
+    //! [`check_fake`] (fake crypto). Each case starts from the valid object the simulator
+    //! builds (the beacon node's aggregate, the validator's selection proof and outer
+    //! signature), changes one thing and re-signs everything else the validator could, so
+    //! that only the check under test stands between it and acceptance.
+
+    use super::*;
+    use crate::chain::ChainConfig;
+    use crate::chain::keys::derive_secret_keys;
+    use ssv_core::beacon::{ContributionAndProof, SyncCommitteeMessage};
+    use ssv_core::crypto::bls::SecretKey;
+
+    const SEED: u64 = 11;
+    /// 64 validators at 2 slots per epoch: one committee of 32 a slot, so `is_aggregator`
+    /// selects about half (modulo 2); 512 sync positions over 64 validators leave some
+    /// validator out of some subcommittee.
+    const VALIDATORS: u64 = 64;
+    const SLOT: Slot = 3;
+    const SLOT_MS: u64 = 12_000;
+    const MODES: [CryptoMode; 2] = [CryptoMode::Fake, CryptoMode::Real];
+
+    /// Unix ms `ms` into `slot` (genesis at 0).
+    fn at(slot: Slot, ms: u64) -> u64 {
+        slot * SLOT_MS + ms
+    }
+
+    struct World {
+        chain: Beacon,
+        secrets: Vec<SecretKey>,
+        mode: CryptoMode,
+        pools: FakePools,
+    }
+
+    impl World {
+        fn new(mode: CryptoMode) -> Self {
+            let config = ChainConfig { seed: SEED, slots_per_epoch: 2, ..ChainConfig::default() };
+            Self {
+                chain: Beacon::from_seed(config, VALIDATORS).unwrap(),
+                secrets: derive_secret_keys(SEED, VALIDATORS),
+                mode,
+                pools: FakePools::default(),
+            }
+        }
+
+        fn sign(&self, v: u64, object: &Root, domain: BeaconDomainType) -> BlsSignatureBytes {
+            let root = compute_signing_root(object, &self.chain.domain(domain));
+            match self.mode {
+                CryptoMode::Fake => {
+                    FakeBls::sign(&self.chain.validators()[v as usize].to_bytes(), &root)
+                }
+                CryptoMode::Real => self.secrets[v as usize].sign(&root).to_bytes(),
+            }
+        }
+
+        fn selection_proof(&self, v: u64, slot: Slot) -> BlsSignatureBytes {
+            self.sign(v, &slot.tree_hash_root().0, BeaconDomainType::SELECTION_PROOF)
+        }
+
+        fn sync_selection_proof(&self, v: u64, slot: Slot, sub: u64) -> BlsSignatureBytes {
+            let data = SyncAggregatorSelectionData { slot, subcommittee_index: sub };
+            let root = data.tree_hash_root().0;
+            self.sign(v, &root, BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF)
+        }
+
+        /// An accepted attestation or sync message, pooled as the simulator pools it.
+        fn pool(&mut self, s: &Submission) {
+            let now = at(SLOT, 4_000);
+            match (self.mode, s) {
+                (CryptoMode::Fake, _) => self.pools.add(&self.chain, s),
+                (CryptoMode::Real, Submission::SingleAttestation(a)) => {
+                    let v = serde_json::to_value(a).unwrap();
+                    self.chain.submit_attestations(now, &[v]).unwrap();
+                }
+                (CryptoMode::Real, Submission::SyncCommitteeMessage(m)) => {
+                    self.chain
+                        .submit_sync_committee_messages(now, std::slice::from_ref(m))
+                        .unwrap();
+                }
+                _ => panic!("not pooled"),
+            }
+        }
+
+        /// The verdict on `s` at `now`: [`check_fake`], or the chain's as `runners::submit`
+        /// asks it.
+        fn check(&mut self, now: u64, s: &Submission) -> Result<(), String> {
+            if self.mode == CryptoMode::Fake {
+                return check_fake(&self.chain, now, s).unwrap();
+            }
+            let res = match s {
+                Submission::ElectraAggregateAndProof(a) => {
+                    let v = serde_json::to_value(a).unwrap();
+                    self.chain.submit_aggregate_and_proofs(now, &[v])
+                }
+                Submission::ContributionAndProof(c) => {
+                    self.chain.submit_contribution_and_proofs(now, std::slice::from_ref(&**c))
+                }
+                _ => panic!("not an aggregation submission"),
+            };
+            res.map_err(|f| f[0].1.to_string())
+        }
+
+        fn committee(&self) -> Vec<u64> {
+            self.chain.committee(SLOT, 0).unwrap()
+        }
+
+        /// Every member of the slot's committee but `skip` attests.
+        fn attest(&mut self, skip: u64) {
+            let data = self.chain.attestation_data(at(SLOT, 4_000), SLOT, 0).unwrap();
+            for v in self.committee().into_iter().filter(|v| *v != skip) {
+                let signature =
+                    self.sign(v, &data.tree_hash_root().0, BeaconDomainType::BEACON_ATTESTER);
+                let a = electra::SingleAttestation {
+                    committee_index: 0,
+                    attester_index: v,
+                    data,
+                    signature,
+                };
+                self.pool(&Submission::SingleAttestation(a));
+            }
+        }
+
+        /// Every sync-committee member but `skip` signs the slot's block root.
+        fn sync(&mut self, skip: u64) {
+            let root = self.chain.block_root(SLOT);
+            let members: BTreeSet<u64> = self.chain.sync_committee(SLOT).into_iter().collect();
+            for v in members.into_iter().filter(|v| *v != skip) {
+                let signature = self.sign(v, &root, BeaconDomainType::SYNC_COMMITTEE);
+                let m = SyncCommitteeMessage {
+                    slot: SLOT,
+                    beacon_block_root: root,
+                    validator_index: v,
+                    signature,
+                };
+                self.pool(&Submission::SyncCommitteeMessage(m));
+            }
+        }
+
+        /// `aggregator`'s aggregate as the simulator builds it: the beacon node's answer
+        /// to the runner's request, signed by the validator.
+        fn aggregate(&self, aggregator: u64) -> electra::SignedAggregateAndProof {
+            let data = self.chain.attestation_data(at(SLOT, 8_000), SLOT, 0).unwrap();
+            let proof = self.selection_proof(aggregator, SLOT);
+            let response = aggregate_response(
+                &self.chain,
+                &self.pools,
+                self.mode,
+                &data,
+                0,
+                aggregator,
+                proof,
+            );
+            let Response::ConsensusData { data_ssz, .. } = response else {
+                panic!("no aggregate: {response:?}")
+            };
+            let message = electra::AggregateAndProof::from_ssz_bytes(&data_ssz).unwrap();
+            self.signed_aggregate(message)
+        }
+
+        fn signed_aggregate(
+            &self,
+            message: electra::AggregateAndProof,
+        ) -> electra::SignedAggregateAndProof {
+            let root = message.tree_hash_root().0;
+            let v = message.aggregator_index;
+            let signature = self.sign(v, &root, BeaconDomainType::AGGREGATE_AND_PROOF);
+            electra::SignedAggregateAndProof { message, signature }
+        }
+
+        /// `aggregator`'s contribution of `sub` as the simulator builds it.
+        fn contribution(&self, aggregator: u64, sub: u64) -> SignedContributionAndProof {
+            let proof = self.sync_selection_proof(aggregator, SLOT, sub);
+            let root = self.chain.block_root(SLOT);
+            let response = contributions_response(
+                &self.chain,
+                &self.pools,
+                self.mode,
+                SLOT,
+                &root,
+                &[proof],
+                &[sub],
+            );
+            let Response::ConsensusData { data_ssz, .. } = response else {
+                panic!("no contribution: {response:?}")
+            };
+            let list = Contributions::from_ssz_bytes(&data_ssz).unwrap();
+            let c = list.0.first().unwrap();
+            self.signed_contribution(ContributionAndProof {
+                aggregator_index: aggregator,
+                contribution: c.contribution.clone(),
+                selection_proof: c.selection_proof_sig,
+            })
+        }
+
+        fn signed_contribution(&self, message: ContributionAndProof) -> SignedContributionAndProof {
+            let root = message.tree_hash_root().0;
+            let v = message.aggregator_index;
+            let signature = self.sign(v, &root, BeaconDomainType::CONTRIBUTION_AND_PROOF);
+            SignedContributionAndProof { message, signature }
+        }
+
+        fn subcommittee(&self, sub: u64) -> Vec<u64> {
+            let lo = (sub * SYNC_SUBCOMMITTEE_SIZE) as usize;
+            self.chain.sync_committee(SLOT)[lo..lo + SYNC_SUBCOMMITTEE_SIZE as usize].to_vec()
+        }
+    }
+
+    fn agg(s: electra::SignedAggregateAndProof) -> Submission {
+        Submission::ElectraAggregateAndProof(Box::new(s))
+    }
+
+    fn contrib(s: SignedContributionAndProof) -> Submission {
+        Submission::ContributionAndProof(Box::new(s))
+    }
+
+    /// Asserts `res` is a refusal whose reason contains `why`.
+    #[track_caller]
+    fn refused(mode: CryptoMode, case: &str, res: Result<(), String>, why: &str) {
+        match res {
+            Err(e) => assert!(e.contains(why), "{mode:?} {case}: refused for {e:?}, not {why:?}"),
+            Ok(()) => panic!("{mode:?} {case}: accepted"),
+        }
+    }
+
+    /// The signature check named `what` failed (the chain's and the fake check's wording).
+    fn bad_signature(what: &str) -> String {
+        format!("invalid signature: {what}")
+    }
+
+    #[test]
+    fn contributions_are_due_once_per_selected_subcommittee() {
+        use crate::sim::Density;
+        use crate::sim::runners::{beacon, cluster_keys};
+        use crate::sim::trace::GENESIS_MS;
+        // 16 validators at dense density: about 32 sync positions each, so a validator's
+        // first 13 positions span two subcommittees or more.
+        let keys = cluster_keys(4, 16).unwrap();
+        for mode in MODES {
+            let chain = beacon(5, GENESIS_MS, SLOT_MS, &keys, Density::Dense).unwrap();
+            let sel = chain.domain(BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF);
+            let mut several = 0;
+            for slot in 2..24 {
+                let due: BTreeSet<(u64, u64)> = due_aggregation(&chain, &keys, mode, slot)
+                    .iter()
+                    .filter(|i| is_contribution(i.1))
+                    .map(|i| (i.2, i.1 >> 8))
+                    .collect();
+                // The spec's rule from the chain's sync duties: a selection proof per
+                // distinct subcommittee of the first 13 positions.
+                let epoch = chain.epoch_of(slot);
+                let mut expected = BTreeSet::new();
+                for d in chain.sync_duties(epoch, &(0..16).collect::<Vec<_>>()).unwrap() {
+                    let v = d.validator_index;
+                    let subs: BTreeSet<u64> = d
+                        .validator_sync_committee_indices
+                        .iter()
+                        .take(13)
+                        .map(|i| i / SYNC_SUBCOMMITTEE_SIZE)
+                        .collect();
+                    for sub in subs {
+                        let data = SyncAggregatorSelectionData { slot, subcommittee_index: sub };
+                        let root = compute_signing_root(&data.tree_hash_root().0, &sel);
+                        let proof = validator_sign(&keys, mode, v, &root).unwrap();
+                        if is_sync_committee_aggregator(&proof) {
+                            expected.insert((v, sub));
+                        }
+                    }
+                }
+                assert_eq!(due, expected, "{mode:?} slot {slot}");
+                let validators: BTreeSet<u64> = due.iter().map(|(v, _)| *v).collect();
+                several += due.len() - validators.len();
+            }
+            // Some validator was selected in two subcommittees of one slot: two items.
+            assert!(several > 0, "{mode:?}: no validator selected in two subcommittees");
+        }
+    }
+
+    #[test]
+    fn tampered_aggregates_are_refused_in_both_crypto_modes() {
+        for mode in MODES {
+            let mut w = World::new(mode);
+            let committee = w.committee();
+            assert_eq!(committee.len(), 32);
+            let selects = |w: &World, v: u64| is_aggregator(32, &w.selection_proof(v, SLOT));
+            let a = *committee.iter().find(|v| selects(&w, **v)).unwrap();
+            let not_selected = *committee.iter().find(|v| !selects(&w, **v)).unwrap();
+            // One member does not attest: its bit is the forged signer.
+            let absent = *committee.iter().find(|v| **v != a).unwrap();
+            w.attest(absent);
+            let now = at(SLOT, 8_000);
+            let valid = w.aggregate(a);
+            assert_eq!(w.check(now, &agg(valid.clone())), Ok(()), "{mode:?}: valid aggregate");
+
+            // The outer signature by another validator.
+            let mut s = valid.clone();
+            let root = s.message.tree_hash_root().0;
+            s.signature = w.sign(absent, &root, BeaconDomainType::AGGREGATE_AND_PROOF);
+            let why = bad_signature("aggregate and proof");
+            refused(mode, "outer signature", w.check(now, &agg(s)), &why);
+
+            // A selection proof over another slot that would select.
+            let wrong_proof = (SLOT + 1..SLOT + 64)
+                .map(|slot| w.selection_proof(a, slot))
+                .find(|p| is_aggregator(32, p))
+                .unwrap();
+            let mut m = valid.message.clone();
+            m.selection_proof = wrong_proof;
+            let s = w.signed_aggregate(m);
+            let why = bad_signature("selection proof");
+            refused(mode, "selection proof", w.check(now, &agg(s)), &why);
+
+            // A member whose valid selection proof does not select it.
+            let mut m = valid.message.clone();
+            m.aggregator_index = not_selected;
+            m.selection_proof = w.selection_proof(not_selected, SLOT);
+            let s = w.signed_aggregate(m);
+            refused(mode, "non-aggregator", w.check(now, &agg(s)), "is not an aggregator");
+
+            // Data the attesters did not sign (another head).
+            let mut m = valid.message.clone();
+            m.aggregate.data.beacon_block_root = [0x77; 32];
+            let s = w.signed_aggregate(m);
+            let why = bad_signature("aggregate");
+            let res = w.check(now, &agg(s));
+            refused(mode, "data", res.clone(), &why);
+            assert!(!res.unwrap_err().contains("and proof"), "{mode:?}: not the aggregate");
+
+            // A bit claiming the member that did not attest.
+            let mut m = valid.message.clone();
+            let pos = committee.iter().position(|v| *v == absent).unwrap();
+            assert!(!m.aggregate.aggregation_bits.get(pos).unwrap());
+            m.aggregate.aggregation_bits.set(pos, true).unwrap();
+            let s = w.signed_aggregate(m);
+            let res = w.check(now, &agg(s));
+            refused(mode, "unsigned bit", res.clone(), &why);
+            assert!(!res.unwrap_err().contains("and proof"), "{mode:?}: not the aggregate");
+
+            // Of a slot that has not started: the valid aggregate a slot early, and one
+            // moved to the next slot.
+            let early = at(SLOT, 0) - 1_000;
+            refused(mode, "early", w.check(early, &agg(valid.clone())), "in the future");
+            let mut m = valid.message.clone();
+            m.aggregate.data.slot = SLOT + 1;
+            m.selection_proof = w.selection_proof(a, SLOT + 1);
+            let s = w.signed_aggregate(m);
+            refused(mode, "next slot", w.check(now, &agg(s)), "in the future");
+        }
+    }
+
+    #[test]
+    fn tampered_contributions_are_refused_in_both_crypto_modes() {
+        for mode in MODES {
+            let mut w = World::new(mode);
+            let subs: Vec<Vec<u64>> = (0..4).map(|k| w.subcommittee(k)).collect();
+            let sync_selects = |w: &World, v: u64, k: u64| {
+                is_sync_committee_aggregator(&w.sync_selection_proof(v, SLOT, k))
+            };
+            // A selected member `a` of subcommittee `k`, a member not selected there, and a
+            // validator outside some subcommittee whose proof for it would select.
+            let (a, k) = (0..4u64)
+                .flat_map(|k| subs[k as usize].iter().map(move |v| (*v, k)))
+                .find(|(v, k)| sync_selects(&w, *v, *k))
+                .unwrap();
+            let not_selected =
+                *subs[k as usize].iter().find(|v| !sync_selects(&w, **v, k)).unwrap();
+            let (outsider, other) = (0..VALIDATORS)
+                .flat_map(|v| (0..4u64).map(move |o| (v, o)))
+                .find(|(v, o)| !subs[*o as usize].contains(v) && sync_selects(&w, *v, *o))
+                .unwrap();
+            // A member of `k` that does not sign: its bits are the forged signers.
+            let absent = *subs[k as usize].iter().find(|v| **v != a).unwrap();
+            w.sync(absent);
+            let now = at(SLOT, 8_000);
+            let valid = w.contribution(a, k);
+            assert_eq!(w.check(now, &contrib(valid.clone())), Ok(()), "{mode:?}: valid");
+
+            // The outer signature by another validator.
+            let mut s = valid.clone();
+            let root = s.message.tree_hash_root().0;
+            s.signature = w.sign(absent, &root, BeaconDomainType::CONTRIBUTION_AND_PROOF);
+            let why = bad_signature("contribution and proof");
+            refused(mode, "outer signature", w.check(now, &contrib(s)), &why);
+
+            // A selection proof of another slot that would select.
+            let wrong_proof = (SLOT + 1..SLOT + 256)
+                .map(|slot| w.sync_selection_proof(a, slot, k))
+                .find(is_sync_committee_aggregator)
+                .unwrap();
+            let mut m = valid.message.clone();
+            m.selection_proof = wrong_proof;
+            let s = w.signed_contribution(m);
+            let why = bad_signature("sync selection proof");
+            refused(mode, "selection proof", w.check(now, &contrib(s)), &why);
+
+            // A member whose valid selection proof does not select it.
+            let mut m = valid.message.clone();
+            m.aggregator_index = not_selected;
+            m.selection_proof = w.sync_selection_proof(not_selected, SLOT, k);
+            let s = w.signed_contribution(m);
+            refused(mode, "non-aggregator", w.check(now, &contrib(s)), "is not an aggregator");
+
+            // A block root the members did not sign.
+            let mut m = valid.message.clone();
+            m.contribution.beacon_block_root = [0x77; 32];
+            let s = w.signed_contribution(m);
+            let why = bad_signature("contribution");
+            let res = w.check(now, &contrib(s));
+            refused(mode, "block root", res.clone(), &why);
+            assert!(!res.unwrap_err().contains("and proof"), "{mode:?}: not the contribution");
+
+            // A bit claiming the member that did not sign.
+            let mut m = valid.message.clone();
+            let pos = subs[k as usize].iter().position(|v| *v == absent).unwrap();
+            assert!(!m.contribution.aggregation_bits.get(pos).unwrap());
+            m.contribution.aggregation_bits.set(pos, true).unwrap();
+            let s = w.signed_contribution(m);
+            let res = w.check(now, &contrib(s));
+            refused(mode, "unsigned bit", res.clone(), &why);
+            assert!(!res.unwrap_err().contains("and proof"), "{mode:?}: not the contribution");
+
+            // Of a slot that has not started: sync messages sign only the block root, so
+            // only the clock tells a contribution moved to the next slot.
+            let early = at(SLOT, 0) - 1_000;
+            refused(mode, "early", w.check(early, &contrib(valid.clone())), "in the future");
+            let mut m = valid.message.clone();
+            m.contribution.slot = SLOT + 1;
+            m.selection_proof = w.sync_selection_proof(a, SLOT + 1, k);
+            let s = w.signed_contribution(m);
+            refused(mode, "next slot", w.check(now, &contrib(s)), "in the future");
+
+            // A validator's valid, selecting contribution of a subcommittee it is not in.
+            let s = w.contribution(outsider, other);
+            let why = format!("is not in sync subcommittee {other}");
+            refused(mode, "not a member", w.check(now, &contrib(s)), &why);
+        }
+    }
 }

@@ -324,9 +324,7 @@ impl Checker {
                 .iter()
                 .filter(|item| match submitted.get(&(node, **item)) {
                     None => true,
-                    Some(t) => {
-                        item.1 == super::aggregation::ROLE_CONTRIBUTION && *t > contributions_by
-                    }
+                    Some(t) => super::aggregation::is_contribution(item.1) && *t > contributions_by,
                 })
                 .collect();
             if let Some((_, role, validator)) = missing.first() {

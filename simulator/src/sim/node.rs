@@ -149,8 +149,12 @@ pub struct NodeStats {
     pub bad_signature: u64,
     /// Messages for instances this node does not run (and will not soon).
     pub unroutable: u64,
-    /// Messages the core refused (other than "too early").
+    /// Messages the core refused (other than "too early" and [`NodeStats::late`]).
     pub refused: u64,
+    /// Duty path: messages that came after their runner had decided (consensus messages)
+    /// or finished (partial signatures) the message's slot: the quorum's stragglers and
+    /// the signatures of a sync aggregator's operators after none was selected. Benign.
+    pub late: u64,
     /// Messages kept for retry at least once.
     pub retried: u64,
     /// Messages accepted by a core.

@@ -419,7 +419,7 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
         )),
         Submission::ContributionAndProof(c) => Some((
             c.message.contribution.slot,
-            super::aggregation::ROLE_CONTRIBUTION,
+            super::aggregation::contribution_role(c.message.contribution.subcommittee_index),
             c.message.aggregator_index,
         )),
         _ => None,
@@ -441,7 +441,7 @@ pub fn submit(
     s: &Submission,
 ) -> Result<(), String> {
     if crypto.mode() == CryptoMode::Fake {
-        if let Some(res) = super::aggregation::check_fake(beacon, s) {
+        if let Some(res) = super::aggregation::check_fake(beacon, now_ms, s) {
             return res;
         }
         check_fake(beacon, s)?;
@@ -1007,6 +1007,32 @@ impl DutyNode {
         }
     }
 
+    /// Whether validator `vi`'s runner refused `msg` with `e` because it came late: the
+    /// runner of the message's role has the message's slot's duty, decided or finished.
+    fn validator_late(&self, vi: ValidatorIndex, msg: &SignedSsvMessage, e: &RunnerError) -> bool {
+        let (Some(role), Some((slot, _))) =
+            (msg.ssv_message.msg_id.role(), validator_message_slot(msg))
+        else {
+            return false;
+        };
+        late_error(e)
+            && self
+                .validators
+                .get(&vi)
+                .and_then(|v| v.validator.runners.get(&role))
+                .and_then(|r| Some((r, r.state.as_ref()?)))
+                .is_some_and(|(r, s)| {
+                    let decided = s.running_instance.is_some_and(|h| {
+                        r.controller
+                            .as_ref()
+                            .and_then(|c| c.instance(h))
+                            .is_some_and(|i| i.state().decided)
+                    });
+                    s.starting_duty.slot() == slot
+                        && (s.finished || s.decided_value.is_some() || decided)
+                })
+    }
+
     /// Routes a validator-role message to its validator, or keeps it until the runner is
     /// ready.
     fn receive_validator(
@@ -1092,6 +1118,9 @@ impl DutyNode {
                         }
                         _ => self.stats.unroutable += 1,
                     }
+                }
+                Err(e) if copy.as_ref().is_some_and(|m| self.validator_late(vi, m, &e)) => {
+                    self.stats.late += 1;
                 }
                 Err(_) => self.stats.refused += 1,
             }
@@ -1319,6 +1348,14 @@ impl DutyNode {
             self.stats.bad_signature += 1;
             return;
         }
+        if let Some((slot, _)) = message_slot(&m).filter(|_| late_error(e))
+            && let Some(r) = self.committee.runners.get(&slot)
+            && (runner_decided(r)
+                || r.state.as_ref().is_some_and(|s| s.finished || s.decided_value.is_some()))
+        {
+            self.stats.late += 1;
+            return;
+        }
         match message_slot(&m) {
             Some((s, consensus)) if early => self.keep(now, s, consensus, m),
             Some(_) => self.stats.refused += 1,
@@ -1489,6 +1526,17 @@ fn validator_message_slot(m: &SignedSsvMessage) -> Option<(Slot, MsgKind)> {
         MsgKind::PreConsensus
     };
     Some((p.slot, kind))
+}
+
+/// Errors of a message that came after its runner decided or finished: counted as late
+/// when the runner's duty is of the message's slot.
+fn late_error(e: &RunnerError) -> bool {
+    matches!(
+        e,
+        RunnerError::ConsensusHasFinished
+            | RunnerError::NoRunningDuty
+            | RunnerError::Qbft(QbftError::SkipConsensusMessageAsInstanceIsDecided)
+    )
 }
 
 fn runner_decided(r: &CommitteeRunner) -> bool {

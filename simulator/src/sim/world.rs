@@ -48,7 +48,7 @@ pub struct SlotSummary {
     /// Duty path: selected aggregators of the slot, and those whose aggregate the chain
     /// accepted (from any node).
     pub aggregates: (u64, u64),
-    /// Duty path: sync-committee members with a selected subnet, and those whose
+    /// Duty path: (sync-committee member, selected subcommittee) pairs, and those whose
     /// contribution the chain accepted (from any node).
     pub contributions: (u64, u64),
 }
@@ -519,7 +519,7 @@ impl World {
 
     /// (due, accepted) aggregates and contributions of `slot` (zeros off the duty path).
     fn aggregation_counts(&self, slot: Slot) -> ((u64, u64), (u64, u64)) {
-        use super::aggregation::{ROLE_AGGREGATOR, ROLE_CONTRIBUTION, due_aggregation};
+        use super::aggregation::{ROLE_AGGREGATOR, due_aggregation, is_contribution};
         let (Some(b), Some(k)) = (self.driver.beacon.as_ref(), self.driver.keys.as_ref()) else {
             return ((0, 0), (0, 0));
         };
@@ -527,19 +527,20 @@ impl World {
             return ((0, 0), (0, 0));
         }
         let due = due_aggregation(b, k, self.options.crypto, slot);
-        let count = |role| {
-            let due = due.iter().filter(|i| i.1 == role).count() as u64;
+        // Items are (validator, role): a contribution per selected subcommittee.
+        let count = |is_role: &dyn Fn(u64) -> bool| {
+            let due = due.iter().filter(|i| is_role(i.1)).count() as u64;
             let done = self
                 .driver
                 .submitted
                 .keys()
-                .filter(|(_, i)| i.0 == slot && i.1 == role)
-                .map(|(_, i)| i.2)
+                .filter(|(_, i)| i.0 == slot && is_role(i.1))
+                .map(|(_, i)| (i.2, i.1))
                 .collect::<std::collections::BTreeSet<_>>()
                 .len() as u64;
             (due, done)
         };
-        (count(ROLE_AGGREGATOR), count(ROLE_CONTRIBUTION))
+        (count(&|r| r == ROLE_AGGREGATOR), count(&is_contribution))
     }
 
     fn report(self, seed: u64, live_nodes: usize) -> RunReport {
@@ -570,6 +571,7 @@ impl World {
             nodes.bad_signature += s.bad_signature;
             nodes.unroutable += s.unroutable;
             nodes.refused += s.refused;
+            nodes.late += s.late;
             nodes.retried += s.retried;
             nodes.accepted += s.accepted;
         }
