@@ -429,13 +429,14 @@ pub fn submitted_item(s: &Submission) -> Option<DueItem> {
 /// Submits `s` to the chain at `now_ms`. In fake-crypto mode the chain's BLS check is
 /// replaced by the same membership checks and a [`FakeBls`] check of the signature under
 /// the chain's domain; the chain then records nothing, and attestations and sync messages
-/// go to `pools` instead (what aggregates and contributions are made of).
+/// go to `pools` instead (what aggregates and contributions are made of; `None` when the
+/// run has no aggregation duties, which then need no pools).
 ///
 /// # Errors
 /// The chain's refusal (a signature that does not verify, a non-member, …).
 pub fn submit(
     beacon: &mut Beacon,
-    pools: &mut super::aggregation::FakePools,
+    pools: Option<&mut super::aggregation::FakePools>,
     crypto: &Crypto,
     now_ms: UnixMillis,
     s: &Submission,
@@ -445,7 +446,9 @@ pub fn submit(
             return res;
         }
         check_fake(beacon, s)?;
-        pools.add(beacon, s);
+        if let Some(pools) = pools {
+            pools.add(beacon, s);
+        }
         return Ok(());
     }
     let res = match s {

@@ -517,7 +517,8 @@ impl Driver {
                     let res = if self.accepted.contains(&root) {
                         Ok(())
                     } else {
-                        runners::submit(beacon, &mut self.pools, &self.crypto, at_ms, s)
+                        let pools = self.header.options.aggregation.then_some(&mut self.pools);
+                        runners::submit(beacon, pools, &self.crypto, at_ms, s)
                     };
                     match res {
                         Ok(()) => {
