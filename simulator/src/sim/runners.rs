@@ -1,7 +1,9 @@
 //! The duty path: each simulated operator runs the core's duty runners (a
 //! [`ssv_core::runner::Committee`] of `CommitteeRunner`s: attestations and sync-committee
 //! messages; a [`ssv_core::runner::Validator`] with a proposer `ValidatorRunner` for each
-//! of its validators the chain makes proposer) against the in-memory beacon chain
+//! of its validators the chain makes proposer, and the aggregator, contribution,
+//! registration and exit runners of [`super::aggregation`] and [`super::registration`])
+//! against the in-memory beacon chain
 //! ([`crate::chain::Chain`]). Blocks come from the chain through the runner's
 //! [`Request::Proposal`] (answered by the world after a seeded delay, like attestation
 //! data); a block is share-signed only after the node's slashing history accepted it.
@@ -198,7 +200,14 @@ pub fn network(beacon: &Beacon, genesis_ms: UnixMillis) -> BeaconNetwork {
         slot_ms: beacon.config().slot_duration_ms,
         genesis_ms,
         genesis_validators_root: beacon.genesis_validators_root(),
-        fork_versions: vec![(0, fork_version(FORK))],
+        // Every fork from Phase0 to FORK at epoch 0: the last one signs, the first is the
+        // builder domain's genesis version and the fourth (Capella) the exits' (EIP-7044),
+        // as the chain's domains.
+        fork_versions: ssv_core::beacon::DataVersion::ALL
+            .into_iter()
+            .filter(|v| *v >= DataVersion::Phase0 && *v <= FORK)
+            .map(|v| (0, fork_version(v)))
+            .collect(),
         data_versions: vec![(0, FORK)],
         sync_subcommittee_size: 128,
     }
@@ -444,6 +453,9 @@ pub fn submit(
         if let Some(res) = super::aggregation::check_fake(beacon, s) {
             return res;
         }
+        if let Some(res) = super::registration::check_fake(beacon, s) {
+            return res;
+        }
         check_fake(beacon, s)?;
         pools.add(beacon, s);
         return Ok(());
@@ -462,6 +474,12 @@ pub fn submit(
         }
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(now_ms, std::slice::from_ref(m))
+        }
+        Submission::ValidatorRegistration(r) => {
+            beacon.register_validators(now_ms, std::slice::from_ref(r))
+        }
+        Submission::VoluntaryExit(e) => {
+            return beacon.submit_voluntary_exit(now_ms, e).map_err(|e| e.to_string());
         }
         Submission::Block { block, signature } => {
             let summary = crate::chain::blocks::SignedBlockSummary {
@@ -905,8 +923,8 @@ impl DutyNode {
         Some(MessageId::for_validator(DOMAIN, role, &share.validator_pub_key).0)
     }
 
-    /// Starts the proposer, aggregator or contribution duty `duty` of one of the cluster's
-    /// validators.
+    /// Starts the proposer, aggregator, contribution, registration or exit duty `duty` of
+    /// one of the cluster's validators.
     pub fn start_validator(
         &mut self,
         now: UnixMillis,
@@ -931,7 +949,7 @@ impl DutyNode {
 
     fn new_validator(&self, vi: ValidatorIndex) -> Option<SimValidator> {
         let share = self.shares.get(&vi)?.clone();
-        // As the node's `build_validator` (registration and exit runners are not simulated).
+        // As the node's `build_validator`.
         let roles = [
             (RunnerRole::Proposer, BeaconRole::Proposer, SlotAnchor::Relative),
             (RunnerRole::Aggregator, BeaconRole::Aggregator, SlotAnchor::TwoThirds),
@@ -940,6 +958,12 @@ impl DutyNode {
                 BeaconRole::SyncCommitteeContribution,
                 SlotAnchor::TwoThirds,
             ),
+            (
+                RunnerRole::ValidatorRegistration,
+                BeaconRole::ValidatorRegistration,
+                SlotAnchor::Relative,
+            ),
+            (RunnerRole::VoluntaryExit, BeaconRole::VoluntaryExit, SlotAnchor::Relative),
         ];
         let runners = roles
             .into_iter()
@@ -961,15 +985,17 @@ impl DutyNode {
                     signer: self.crypto.signer(self.operator),
                     cut_off_round: super::node::CUT_OFF_ROUND,
                 });
-                let id = MessageId::for_validator(DOMAIN, role, &share.validator_pub_key);
-                let controller =
-                    Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone());
+                // Registrations and exits have no consensus (no controller).
+                let controller = role.has_consensus().then(|| {
+                    let id = MessageId::for_validator(DOMAIN, role, &share.validator_pub_key);
+                    Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone())
+                });
                 let runner = ValidatorRunner::new(
                     role,
                     Arc::clone(&self.network),
                     share.clone(),
                     self.operator,
-                    Some(controller),
+                    controller,
                     config,
                 );
                 match &self.fake_bls {
@@ -1449,6 +1475,8 @@ impl DutyNode {
                 BeaconDomainType::AGGREGATE_AND_PROOF,
                 BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
                 BeaconDomainType::CONTRIBUTION_AND_PROOF,
+                BeaconDomainType::APPLICATION_BUILDER,
+                BeaconDomainType::VOLUNTARY_EXIT,
             ]
             .contains(&item.domain_type)
             {
