@@ -11,14 +11,15 @@ use ssv_simulator::sim::{
     Behaviour, CryptoMode, ExitAt, SimOptions, Trace, ViolationKind, replay, run,
 };
 
-/// 4 operators, the duty path (dense: 2 slots per epoch), registrations on, and an exit of
-/// `exit` at slot 6.
+/// 4 operators, the duty path (dense: 2 slots per epoch), registrations and aggregation on
+/// (as `--aggregation`), and an exit of `exit` at slot 6.
 fn world(validators: u64, slots: u64, exit: u64) -> SimOptions {
     SimOptions {
         operators: 4,
         validators,
         slots,
         duty_runners: true,
+        aggregation: true,
         registrations: true,
         exit: Some(ExitAt { validator: exit, slot: 6 }),
         ..SimOptions::default()

@@ -113,8 +113,9 @@ pub struct RunArgs {
     /// beacon chain instead of bare QBFT instances.
     #[arg(long)]
     pub duty_runners: bool,
-    /// Duty path: also run every attester's aggregator and every sync member's
-    /// contribution duty.
+    /// Duty path: also run the validator duties beyond attestation, sync and proposal:
+    /// every attester's aggregator and every sync member's contribution duty, and every
+    /// validator's builder registrations (at start-up and every ten epochs).
     #[arg(long)]
     pub aggregation: bool,
     /// Duty path: every operator starts a voluntary exit of this validator (at
@@ -181,6 +182,7 @@ impl RunArgs {
         o.broken_quorum |= self.broken_quorum;
         o.duty_runners |= self.duty_runners;
         o.aggregation |= self.aggregation;
+        o.registrations |= self.aggregation;
         o.density = self.density.unwrap_or(o.density);
         if let Some(validator) = self.exit_validator {
             let slot = self.exit_at_slot.unwrap_or_else(|| o.density.slots_per_epoch());

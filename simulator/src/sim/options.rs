@@ -215,8 +215,11 @@ pub struct SimOptions {
     /// they multiply the work of a slot several times over.
     pub aggregation: bool,
     /// Duty path: run every validator's builder registrations on the node's schedule
-    /// ([`super::registration`]). False in worlds recorded before registrations were
-    /// simulated (trace format 4).
+    /// ([`super::registration`]). Off by default, and on with [`SimOptions::aggregation`]
+    /// wherever options are drawn or parsed (`--aggregation`, swarm): registering every
+    /// validator at start-up and every ten epochs adds about a third to a mainnet-density
+    /// slot's work. False in worlds recorded before registrations were simulated (trace
+    /// format 4).
     pub registrations: bool,
     /// Duty path: a voluntary exit of one validator, started by every operator at a slot
     /// (in production a `ValidatorExited` contract event asks for it).
@@ -250,7 +253,7 @@ impl Default for SimOptions {
             broken_quorum: false,
             density: Density::Dense,
             aggregation: false,
-            registrations: true,
+            registrations: false,
             exit: None,
         }
     }
@@ -372,7 +375,9 @@ impl SimOptions {
             density: Density::Dense,
             // Aggregation multiplies a dense slot's work: the small duty worlds only.
             aggregation: duty_runners && validators <= 10,
-            registrations: true,
+            // With aggregation: `--aggregation` runs every validator duty beyond
+            // attestation, sync and proposal.
+            registrations: duty_runners && validators <= 10,
             exit: None,
         };
         // Drawn last, so the draws above stay what they were.

@@ -31,12 +31,19 @@
 //!
 //! In fake-crypto mode [`check_fake`] repeats the chain's checks with [`FakeBls`]
 //! stand-ins.
+//!
+//! Registrations run with [`super::options::SimOptions::registrations`], which
+//! `--aggregation` and swarm turn on with aggregation (they add about a third to a
+//! mainnet-density slot's work); an exit runs whenever the options ask for one.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ssv_core::crypto::signing::{BeaconDomainType, compute_signing_root};
 use ssv_core::runner::Submission;
 use ssv_core::types::ssz_types::VariableList;
 use ssv_core::types::tree_hash::TreeHash;
-use ssv_core::types::{BeaconRole, BlsSignatureBytes, Root, Slot, ValidatorDuty, ValidatorIndex};
+use ssv_core::types::{BeaconRole, BlsPublicKeyBytes, Root, Slot, ValidatorDuty, ValidatorIndex};
 
 use super::crypto::FakeBls;
 use super::options::ExitAt;
@@ -80,6 +87,46 @@ pub fn registering(beacon: &Beacon, slot: Slot) -> Vec<ValidatorIndex> {
     (slot % period..count).step_by(period as usize).collect()
 }
 
+/// The chain's validator keys, compressed, and their indices by key.
+#[derive(Debug, Default)]
+struct Keys {
+    bytes: Vec<BlsPublicKeyBytes>,
+    index: BTreeMap<BlsPublicKeyBytes, ValidatorIndex>,
+}
+
+/// The compressed keys of `beacon`'s validators, computed once per chain (compressing a
+/// key costs about a microsecond, and every registration needs a key or an index).
+fn keys(beacon: &Beacon) -> Arc<Keys> {
+    type Memo = Mutex<BTreeMap<(Root, usize), Arc<Keys>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    // The genesis validators root hashes every key: it names the set.
+    let id = (beacon.genesis_validators_root(), beacon.validators().len());
+    let map = MEMO.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(k) = map.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        return k;
+    }
+    let bytes: Vec<BlsPublicKeyBytes> = beacon.validators().iter().map(|k| k.to_bytes()).collect();
+    let index = bytes.iter().enumerate().map(|(i, k)| (*k, i as u64)).collect();
+    let k = Arc::new(Keys { bytes, index });
+    if let Ok(mut m) = map.lock() {
+        while m.len() >= 16 {
+            m.pop_first();
+        }
+        m.insert(id, Arc::clone(&k));
+    }
+    k
+}
+
+/// The compressed key of `validator` (none outside the cluster).
+fn key_of(beacon: &Beacon, validator: ValidatorIndex) -> Option<BlsPublicKeyBytes> {
+    usize::try_from(validator).ok().and_then(|i| keys(beacon).bytes.get(i).copied())
+}
+
+/// The index of the validator with compressed key `key`.
+fn index_of(beacon: &Beacon, key: &BlsPublicKeyBytes) -> Option<ValidatorIndex> {
+    keys(beacon).index.get(key).copied()
+}
+
 /// A duty of `role` for `validator` at `slot` (none for a validator outside the cluster).
 fn duty(
     beacon: &Beacon,
@@ -87,10 +134,9 @@ fn duty(
     validator: ValidatorIndex,
     slot: Slot,
 ) -> Option<ValidatorDuty> {
-    let key = usize::try_from(validator).ok().and_then(|i| beacon.validators().get(i))?;
     Some(ValidatorDuty {
         role,
-        pub_key: key.to_bytes(),
+        pub_key: key_of(beacon, validator)?,
         slot,
         validator_index: validator,
         committee_index: 0,
@@ -145,13 +191,12 @@ pub fn submitted_item(beacon: &Beacon, s: &Submission) -> Option<DueItem> {
     let config = beacon.config();
     match s {
         Submission::ValidatorRegistration(r) => {
-            let validator =
-                beacon.validators().iter().position(|k| k.to_bytes() == r.message.pubkey)?;
+            let validator = index_of(beacon, &r.message.pubkey)?;
             // The timestamp is the epoch's start truncated to seconds: any instant of that
             // second is still in the epoch's first slot (slots are 1 s or longer).
             let slot =
                 beacon.slot_at(r.message.timestamp.saturating_mul(1_000).saturating_add(999));
-            Some((item_slot(beacon, slot), ROLE_REGISTRATION, validator as u64))
+            Some((item_slot(beacon, slot), ROLE_REGISTRATION, validator))
         }
         Submission::VoluntaryExit(e) => {
             let slot = e.message.epoch.saturating_mul(config.slots_per_epoch);
@@ -164,33 +209,25 @@ pub fn submitted_item(beacon: &Beacon, s: &Submission) -> Option<DueItem> {
 /// The chain's checks of a registration or an exit with [`FakeBls`] signatures: a known
 /// validator and its signature under the chain's domain. `None` for other submissions.
 pub fn check_fake(beacon: &Beacon, s: &Submission) -> Option<Result<(), String>> {
-    let (validator, object, domain, signature, what): (usize, Root, _, &BlsSignatureBytes, _) =
-        match s {
-            Submission::ValidatorRegistration(r) => {
-                let Some(v) =
-                    beacon.validators().iter().position(|k| k.to_bytes() == r.message.pubkey)
-                else {
-                    return Some(Err("registration of an unknown public key".into()));
-                };
-                let root = r.message.tree_hash_root().0;
-                (v, root, BeaconDomainType::APPLICATION_BUILDER, &r.signature, "registration")
+    let (key, object, domain, signature, what) = match s {
+        Submission::ValidatorRegistration(r) => {
+            if index_of(beacon, &r.message.pubkey).is_none() {
+                return Some(Err("registration of an unknown public key".into()));
             }
-            Submission::VoluntaryExit(e) => {
-                let Some(v) = usize::try_from(e.message.validator_index)
-                    .ok()
-                    .filter(|v| *v < beacon.validators().len())
-                else {
-                    return Some(Err(format!(
-                        "exit of unknown validator {}",
-                        e.message.validator_index
-                    )));
-                };
-                let root = e.message.tree_hash_root().0;
-                (v, root, BeaconDomainType::VOLUNTARY_EXIT, &e.signature, "voluntary exit")
-            }
-            _ => return None,
-        };
-    let key = beacon.validators()[validator].to_bytes();
+            let root = r.message.tree_hash_root().0;
+            let domain = BeaconDomainType::APPLICATION_BUILDER;
+            (r.message.pubkey, root, domain, &r.signature, "registration")
+        }
+        Submission::VoluntaryExit(e) => {
+            let v = e.message.validator_index;
+            let Some(key) = key_of(beacon, v) else {
+                return Some(Err(format!("exit of unknown validator {v}")));
+            };
+            let root = e.message.tree_hash_root().0;
+            (key, root, BeaconDomainType::VOLUNTARY_EXIT, &e.signature, "voluntary exit")
+        }
+        _ => return None,
+    };
     let root = compute_signing_root(&object, &beacon.domain(domain));
     Some(if FakeBls::verify(&key, &root, signature) {
         Ok(())
@@ -198,7 +235,6 @@ pub fn check_fake(beacon: &Beacon, s: &Submission) -> Option<Result<(), String>>
         Err(format!("invalid {what} signature (fake BLS)"))
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -650,6 +650,9 @@ pub struct DutyNode {
     /// The validators with proposer, aggregator and contribution runners, created at their
     /// first duty; lost on a crash.
     validators: BTreeMap<ValidatorIndex, SimValidator>,
+    /// The validators that started a duty with consensus (the only ones with round
+    /// timers: registrations and exits have none, and every validator registers).
+    timed: std::collections::BTreeSet<ValidatorIndex>,
     /// Aggregate and contribution requests held until two thirds into their slot and the
     /// committee's submission of the slot (as the node): (outer request id, slot).
     deferred: Vec<(u64, Slot)>,
@@ -765,6 +768,7 @@ impl DutyNode {
             up: true,
             by_pubkey,
             validators: BTreeMap::new(),
+            timed: std::collections::BTreeSet::new(),
             vretry: Vec::new(),
             deferred: Vec::new(),
             committee_submitted: std::collections::BTreeSet::new(),
@@ -792,8 +796,12 @@ impl DutyNode {
             .filter(|r| !runner_decided(r))
             .filter_map(CommitteeRunner::poll_timeout)
             .min();
-        let validators =
-            self.validators.values().filter_map(|v| validator_deadline(&v.validator)).min();
+        let validators = self
+            .timed
+            .iter()
+            .filter_map(|vi| self.validators.get(vi))
+            .filter_map(|v| validator_deadline(&v.validator))
+            .min();
         let deferred = self.deferred.iter().map(|(_, slot)| self.release_at(*slot)).min();
         committee.into_iter().chain(validators).chain(deferred).min()
     }
@@ -804,6 +812,7 @@ impl DutyNode {
         self.up = false;
         self.retry.clear();
         self.validators.clear();
+        self.timed.clear();
         self.vretry.clear();
         self.deferred.clear();
         self.committee_submitted.clear();
@@ -944,6 +953,9 @@ impl DutyNode {
             };
             self.validators.insert(vi, v);
         }
+        if duty.runner_role().is_some_and(RunnerRole::has_consensus) {
+            self.timed.insert(vi);
+        }
         self.feed_validator(now, vi, Input::StartDuty(Duty::Validator(duty)), out);
     }
 
@@ -1042,7 +1054,7 @@ impl DutyNode {
         out: &mut Vec<NodeOutput>,
     ) {
         let pk = &msg.ssv_message.msg_id;
-        let vi = self.by_pubkey.iter().find(|(k, _)| pk.belongs_to_validator(k)).map(|(_, v)| *v);
+        let vi = self.by_pubkey.get(pk.duty_executor_id()).copied();
         let (Some(vi), Some((slot, kind))) = (vi, validator_message_slot(&msg)) else {
             self.stats.unroutable += 1;
             return;
@@ -1262,10 +1274,14 @@ impl DutyNode {
             }
         }
         let due: Vec<ValidatorIndex> = self
-            .validators
+            .timed
             .iter()
-            .filter(|(_, v)| validator_deadline(&v.validator).is_some_and(|d| d <= now))
-            .map(|(vi, _)| *vi)
+            .filter(|vi| {
+                self.validators
+                    .get(vi)
+                    .is_some_and(|v| validator_deadline(&v.validator).is_some_and(|d| d <= now))
+            })
+            .copied()
             .collect();
         for vi in due {
             self.feed_validator(now, vi, Input::Timeout, out);

@@ -180,6 +180,7 @@ impl Trace {
 /// A format-4 simulator header: the options before registrations and exits. Its records
 /// decode as this build's (the inputs added since are at the end of [`NodeInput`]).
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct TraceHeaderV4 {
     seed: u64,
     options: SimOptionsV4,
@@ -188,6 +189,7 @@ struct TraceHeaderV4 {
 
 /// [`SimOptions`] of format 4, field for field.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct SimOptionsV4 {
     operators: u64,
     validators: u64,
@@ -903,4 +905,63 @@ fn validator_answer(
         checker.on_start((key, slot), &value.as_ssz_bytes());
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `h` as format 4 wrote it (its options must have no registrations and no exit).
+    fn v4_header(h: &TraceHeader) -> TraceHeaderV4 {
+        let o = h.options.clone();
+        assert!(!o.registrations && o.exit.is_none());
+        let options = SimOptionsV4 {
+            operators: o.operators,
+            validators: o.validators,
+            slots: o.slots,
+            slot_ms: o.slot_ms,
+            crypto: o.crypto,
+            net: o.net,
+            heal_slot: o.heal_slot,
+            byzantine: o.byzantine,
+            crashes: o.crashes,
+            clock_skew_ms_max: o.clock_skew_ms_max,
+            beacon: o.beacon,
+            duty_runners: o.duty_runners,
+            broken_quorum: o.broken_quorum,
+            density: o.density,
+            aggregation: o.aggregation,
+        };
+        TraceHeaderV4 { seed: h.seed, options, nodes: h.nodes.clone() }
+    }
+
+    #[test]
+    fn a_format_4_trace_reads_and_replays_without_registrations() {
+        let o = SimOptions {
+            validators: 3,
+            slots: 8,
+            duty_runners: true,
+            aggregation: true,
+            registrations: false,
+            ..SimOptions::default()
+        };
+        let r = crate::sim::run(4, &o, true, &mut |_| {}).unwrap();
+        let bytes = r.trace.unwrap();
+        let trace = Trace::from_bytes(&bytes).unwrap();
+        // The same file as format 4 wrote it: version 4, the old simulator header, the
+        // same record frames.
+        let mut node = node_header(&trace.header).unwrap();
+        node.simulator = Some(postcard::to_allocvec(&v4_header(&trace.header)).unwrap());
+        let mut v4 = MAGIC.to_vec();
+        v4.extend_from_slice(&4u16.to_le_bytes());
+        ssv_core::trace::encode_frame(&node, &mut v4).unwrap();
+        let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
+        v4.extend_from_slice(&bytes[10 + 4 + header_len + 4..]);
+        let old = Trace::from_bytes(&v4).unwrap();
+        assert_eq!(old, trace);
+        let again = crate::sim::replay(&old, false).unwrap();
+        assert!(again.reproduced() && again.violation.is_none());
+        // Written again, it is this build's format: the original file.
+        assert_eq!(again.bytes, bytes);
+    }
 }
