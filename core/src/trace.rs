@@ -4,12 +4,12 @@
 //! outputs; it does no IO. The shell writes node traces (`--trace-dir`), the simulator
 //! writes the same records for its simulated nodes.
 //!
-//! # Byte layout (format version 4)
+//! # Byte layout (format version 5)
 //! Integers are little-endian; bodies are [postcard](https://docs.rs/postcard) (serde).
 //!
 //! ```text
 //! magic    8 bytes   "SSVTRACE"
-//! version  u16       TRACE_FORMAT_VERSION (4)
+//! version  u16       TRACE_FORMAT_VERSION (5; TRACE_FORMAT_MIN_VERSION and up are read)
 //! frame    header:   postcard(TraceHeader)
 //! frame    …         records, until the end of the file
 //!
@@ -54,8 +54,14 @@ pub const MAGIC: [u8; 8] = *b"SSVTRACE";
 /// The format version written and read by this build. Bumped on any incompatible change
 /// to the layout, the header, the record, or the serde form of the core's input types.
 /// (Version 1 was a JSON-lines format without output digests; version 4 added the
-/// simulator header's `aggregation` option and its aggregator and contribution inputs.)
-pub const TRACE_FORMAT_VERSION: u16 = 4;
+/// simulator header's `aggregation` option and its aggregator and contribution inputs;
+/// version 5 the simulator's registration and exit options and inputs.)
+pub const TRACE_FORMAT_VERSION: u16 = 5;
+
+/// The oldest format version this build reads ([`TraceReader::version`] tells which one a
+/// file has): versions 4 and 5 differ only in the simulator's section and inputs, which
+/// the simulator decodes by version.
+pub const TRACE_FORMAT_MIN_VERSION: u16 = 4;
 
 /// Largest frame body, bytes (64 MiB): a larger length is corruption, not a record.
 pub const FRAME_MAX: u32 = 64 << 20;
@@ -70,7 +76,9 @@ pub enum TraceError {
         found: Vec<u8>,
     },
     /// The file is another format version.
-    #[error("trace format version {found}, this build reads version {expected}")]
+    #[error(
+        "trace format version {found}, this build reads versions {TRACE_FORMAT_MIN_VERSION} to {expected}"
+    )]
     UnsupportedVersion {
         /// The file's version.
         found: u16,
@@ -369,6 +377,7 @@ pub struct TraceReader<'a> {
     rest: &'a [u8],
     frame: u64,
     header: TraceHeader,
+    version: u16,
 }
 
 impl<'a> TraceReader<'a> {
@@ -392,10 +401,10 @@ impl<'a> TraceReader<'a> {
             version.first().copied().unwrap_or(0),
             version.get(1).copied().unwrap_or(0),
         ]);
-        if found != TRACE_FORMAT_VERSION {
+        if !(TRACE_FORMAT_MIN_VERSION..=TRACE_FORMAT_VERSION).contains(&found) {
             return Err(TraceError::UnsupportedVersion { found, expected: TRACE_FORMAT_VERSION });
         }
-        let mut reader = TraceReader { rest, frame: 0, header: empty_header() };
+        let mut reader = TraceReader { rest, frame: 0, header: empty_header(), version: found };
         let body = reader.next_frame()?.ok_or(TraceError::Truncated {
             frame: 0,
             needed: 4,
@@ -408,6 +417,12 @@ impl<'a> TraceReader<'a> {
     /// The header.
     pub fn header(&self) -> &TraceHeader {
         &self.header
+    }
+
+    /// The file's format version ([`TRACE_FORMAT_MIN_VERSION`] to
+    /// [`TRACE_FORMAT_VERSION`]).
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// The number of the frame [`TraceReader::next_frame`] returns next (1 = first record).

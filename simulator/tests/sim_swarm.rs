@@ -85,7 +85,7 @@ fn trace_files_are_versioned() {
     let mut bytes = r.trace.unwrap();
     // The node trace container: one reader for node and simulator traces.
     assert_eq!(&bytes[..8], b"SSVTRACE");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 5);
     let reader = ssv_core::trace::TraceReader::new(&bytes).unwrap();
     assert_eq!(reader.header().network, "simulator");
     assert!(reader.header().simulator.is_some());

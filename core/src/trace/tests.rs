@@ -128,7 +128,7 @@ fn a_trace_round_trips_every_input_kind() {
 fn the_layout_is_magic_version_then_length_body_check_frames() {
     let bytes = file();
     assert_eq!(&bytes[..8], b"SSVTRACE");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 5);
     let len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     let body = &bytes[14..14 + len];
     assert_eq!(postcard::from_bytes::<TraceHeader>(body).unwrap(), header());
@@ -154,6 +154,17 @@ fn another_version_is_refused() {
         TraceReader::new(&bytes).unwrap_err(),
         TraceError::UnsupportedVersion { found: 1, expected: TRACE_FORMAT_VERSION }
     );
+    bytes[8] = 6;
+    assert!(TraceReader::new(&bytes).is_err());
+}
+
+#[test]
+fn version_4_files_are_still_read_and_tell_their_version() {
+    let mut bytes = file();
+    assert_eq!(TraceReader::new(&bytes).unwrap().version(), TRACE_FORMAT_VERSION);
+    bytes[8] = 4;
+    let reader = TraceReader::new(&bytes).unwrap();
+    assert_eq!((reader.version(), reader.header()), (4, &header()));
 }
 
 #[test]

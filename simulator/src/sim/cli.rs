@@ -113,10 +113,18 @@ pub struct RunArgs {
     /// beacon chain instead of bare QBFT instances.
     #[arg(long)]
     pub duty_runners: bool,
-    /// Duty path: also run every attester's aggregator and every sync member's
-    /// contribution duty.
+    /// Duty path: also run the validator duties beyond attestation, sync and proposal:
+    /// every attester's aggregator and every sync member's contribution duty, and every
+    /// validator's builder registrations (at start-up and every ten epochs).
     #[arg(long)]
     pub aggregation: bool,
+    /// Duty path: every operator starts a voluntary exit of this validator (at
+    /// `--exit-at-slot`, default: the first slot of epoch 1).
+    #[arg(long)]
+    pub exit_validator: Option<u64>,
+    /// Duty path: the slot of the `--exit-validator` exit.
+    #[arg(long, requires = "exit_validator")]
+    pub exit_at_slot: Option<u64>,
     /// Duty path: duty density of the chain: `dense` (2 slots per epoch, every validator
     /// syncs and proposes in turn) or `mainnet` (32 slots per epoch, proposers and sync
     /// committee from a mainnet-size registry).
@@ -174,7 +182,12 @@ impl RunArgs {
         o.broken_quorum |= self.broken_quorum;
         o.duty_runners |= self.duty_runners;
         o.aggregation |= self.aggregation;
+        o.registrations |= self.aggregation;
         o.density = self.density.unwrap_or(o.density);
+        if let Some(validator) = self.exit_validator {
+            let slot = self.exit_at_slot.unwrap_or_else(|| o.density.slots_per_epoch());
+            o.exit = Some(super::options::ExitAt { validator, slot });
+        }
         o
     }
 }
@@ -208,8 +221,9 @@ pub struct ReplayArgs {
     /// The trace: a simulator trace file, a node trace file, or a node's trace folder
     /// (`--trace-dir`; its files replay as one life, oldest first).
     pub trace: PathBuf,
-    /// Print every record of a node trace as it replays: time, core, the input (a QBFT
-    /// message's type, height, round and signers) and what the core did with it.
+    /// Print every record as it replays: of a node trace, time, core, the input (a QBFT
+    /// message's type, height, round and signers; a duty by role) and what the core did
+    /// with it; of a simulator trace, time, node and input (duties by name).
     #[arg(long)]
     pub print: bool,
 }
@@ -260,12 +274,14 @@ fn print_run(r: &RunReport, quiet: bool) {
         println!("seed {} options {:?}", r.seed, r.options);
         println!(
             "slot  committee(decided/round)  proposer(decided/round)  aggregates(due/done)  \
-             contributions(due/done)   (honest live nodes: {})",
+             contributions(due/done)  registrations(due/done)  exits(due/done)   \
+             (honest live nodes: {})",
             r.live_nodes
         );
         for s in &r.slots {
             println!(
-                "{:>4}  {:>10}/{:<14}  {:>9}/{:<13}  {:>10}/{:<9}  {:>13}/{}",
+                "{:>4}  {:>10}/{:<14}  {:>9}/{:<13}  {:>10}/{:<9}  {:>13}/{:<9}  {:>13}/{:<9}  \
+                 {:>5}/{}",
                 s.slot,
                 s.committee.0,
                 s.committee.1,
@@ -274,15 +290,20 @@ fn print_run(r: &RunReport, quiet: bool) {
                 s.aggregates.0,
                 s.aggregates.1,
                 s.contributions.0,
-                s.contributions.1
+                s.contributions.1,
+                s.registrations.0,
+                s.registrations.1,
+                s.exits.0,
+                s.exits.1
             );
         }
         println!("network {:?}", r.net);
         println!("nodes   {:?}", r.nodes);
         if r.options.duty_runners {
             println!(
-                "duties  {} due items, {} (node, item) submissions accepted, {} blocks proposed",
-                r.due, r.submissions, r.proposals
+                "duties  {} due items, {} (node, item) submissions accepted, {} blocks proposed, \
+                 {} registrations, {} exits",
+                r.due, r.submissions, r.proposals, r.registrations, r.exits
             );
         }
     }
@@ -548,6 +569,11 @@ fn cmd_replay(a: &ReplayArgs) -> Result<bool, String> {
         return cmd_replay_node(&a.trace, a.print);
     }
     let (trace, bytes) = read_trace(&a.trace)?;
+    if a.print {
+        for (i, record) in trace.records.iter().enumerate() {
+            println!("{}", super::describe::sim_record(i, record));
+        }
+    }
     let r = replay(&trace, false)?;
     let same_file = r.bytes == bytes;
     println!("replayed {} records of seed {}", r.records, trace.header.seed);

@@ -1,13 +1,14 @@
 //! One-line descriptions of trace records, for `ssv-sim replay --print`: what an auditor
 //! reads to follow a node's cores input by input (a QBFT message's type, height, round and
-//! signers; a duty's slot; what the core answered).
+//! signers; a duty's role and slot; what the core answered and submitted), and the
+//! records of a simulator trace ([`sim_record`]).
 
 use std::fmt::Write as _;
 
 use ssv_core::qbft;
-use ssv_core::runner::{Duty, Input, Output, Request, Response, RunnerError};
+use ssv_core::runner::{Duty, Input, Output, Request, Response, RunnerError, Submission};
 use ssv_core::trace::{CoreRef, TraceRecord};
-use ssv_core::types::{MsgType, QbftMessageType, SignedSsvMessage};
+use ssv_core::types::{BeaconRole, MsgType, QbftMessageType, SignedSsvMessage};
 
 /// `message` as `<kind> h=<height> r=<round> from=[signers]` for QBFT, or
 /// `psig/<type> slot=<slot> n=<count> from=[signers]` for partial signatures; `?` for
@@ -47,7 +48,12 @@ fn input(i: &Input) -> String {
             format!("start committee duty slot={} validators={}", d.slot, d.validator_duties.len())
         }
         Input::StartDuty(Duty::Validator(d)) => {
-            format!("start duty role={} slot={} validator={}", d.role, d.slot, d.validator_index)
+            format!(
+                "start {} duty slot={} validator={}",
+                role_name(d.role),
+                d.slot,
+                d.validator_index
+            )
         }
         Input::Message(m) => message(m),
         Input::Timeout => "timeout".into(),
@@ -81,8 +87,76 @@ fn output(o: &Output) -> String {
             };
             format!("request #{id}: {what}")
         }
-        Output::Submit(_) => "submit".into(),
+        Output::Submit(s) => format!("submit {}", submission_name(s)),
     }
+}
+
+/// The name of a beacon role number (`role=N` for an unknown one).
+pub fn role_name(role: u64) -> String {
+    match BeaconRole::ALL.into_iter().find(|r| *r as u64 == role) {
+        Some(BeaconRole::Attester) => "attester".into(),
+        Some(BeaconRole::Aggregator) => "aggregator".into(),
+        Some(BeaconRole::Proposer) => "proposer".into(),
+        Some(BeaconRole::SyncCommittee) => "sync-committee".into(),
+        Some(BeaconRole::SyncCommitteeContribution) => "contribution".into(),
+        Some(BeaconRole::ValidatorRegistration) => "registration".into(),
+        Some(BeaconRole::VoluntaryExit) => "voluntary-exit".into(),
+        None => format!("role={role}"),
+    }
+}
+
+/// What a submission is: `attestation`, `block`, `registration`, `voluntary-exit`, ….
+pub fn submission_name(s: &Submission) -> &'static str {
+    match s {
+        Submission::SingleAttestation(_) | Submission::Attestation(_) => "attestation",
+        Submission::SyncCommitteeMessage(_) => "sync-committee message",
+        Submission::Block { .. } => "block",
+        Submission::AggregateAndProof(_) | Submission::ElectraAggregateAndProof(_) => "aggregate",
+        Submission::ContributionAndProof(_) => "contribution",
+        Submission::ValidatorRegistration(_) => "registration",
+        Submission::VoluntaryExit(_) => "voluntary-exit",
+    }
+}
+
+/// One line for a simulator trace record: its index, time, node and input (duties by
+/// name), or a liveness deadline.
+pub fn sim_record(index: usize, r: &super::trace::Record) -> String {
+    use super::node::NodeInput;
+    use super::trace::Record;
+    let (at_ms, node, input) = match r {
+        Record::Deadline { at_ms, slot } => {
+            return format!("{index:>7} {at_ms} deadline of slot {slot}: liveness checked");
+        }
+        Record::Input { at_ms, node, input, .. } => (at_ms, node, input),
+    };
+    let what = match input {
+        NodeInput::Start { role, slot, value } => {
+            format!("start {role:?} slot={slot} value={} bytes", value.len())
+        }
+        NodeInput::Message(bytes) => {
+            use ssv_core::types::ssz::Decode;
+            match SignedSsvMessage::from_ssz_bytes(bytes) {
+                Ok(m) => message(&m),
+                Err(_) => format!("{} undecodable bytes", bytes.len()),
+            }
+        }
+        NodeInput::Timeout => "timeout".into(),
+        NodeInput::Crash => "crash".into(),
+        NodeInput::Restart => "restart".into(),
+        NodeInput::CommitteeDuty { slot } => format!("committee duty slot={slot}"),
+        NodeInput::Beacon { id, slot, lag, failed } => {
+            let failed = if *failed { " (failed)" } else { "" };
+            format!("beacon answer #{id} slot={slot} lag={lag}{failed}")
+        }
+        NodeInput::ProposerDuty { slot } => format!("proposer duty slot={slot}"),
+        NodeInput::AggregatorDuty { slot } => format!("aggregator duties slot={slot}"),
+        NodeInput::ContributionDuty { slot } => format!("contribution duties slot={slot}"),
+        NodeInput::RegistrationDuty { slot } => format!("registration duties slot={slot}"),
+        NodeInput::ExitDuty { slot, validator } => {
+            format!("voluntary-exit duty slot={slot} validator={validator}")
+        }
+    };
+    format!("{index:>7} {at_ms} node {node}: {what}")
 }
 
 /// One line for `r`: its sequence number, time, core, input, and the result with outputs.

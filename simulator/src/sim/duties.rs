@@ -35,6 +35,10 @@ pub enum DutyRole {
     Aggregator,
     /// Duty path only: the slot's sync-committee contribution duties.
     Contribution,
+    /// Duty path only: the slot's builder registrations.
+    Registration,
+    /// Duty path only: the run's voluntary exit.
+    Exit,
 }
 
 /// The chain and the cluster's validators, fixed by the seed.
@@ -111,6 +115,13 @@ impl Chain {
                 let role = RunnerRole::SyncCommitteeContribution;
                 MessageId::for_committee(DOMAIN, role, &self.committee_id.0).0
             }
+            DutyRole::Registration => {
+                let role = RunnerRole::ValidatorRegistration;
+                MessageId::for_committee(DOMAIN, role, &self.committee_id.0).0
+            }
+            DutyRole::Exit => {
+                MessageId::for_committee(DOMAIN, RunnerRole::VoluntaryExit, &self.committee_id.0).0
+            }
         }
     }
 
@@ -150,7 +161,10 @@ impl Chain {
                 v.extend_from_slice(&root);
                 v
             }
-            DutyRole::Aggregator | DutyRole::Contribution => Vec::new(),
+            DutyRole::Aggregator
+            | DutyRole::Contribution
+            | DutyRole::Registration
+            | DutyRole::Exit => Vec::new(),
         }
     }
 
@@ -187,9 +201,10 @@ impl Chain {
                 }
                 Ok(())
             }
-            DutyRole::Aggregator | DutyRole::Contribution => {
-                Err("not a duty of the bare QBFT path".into())
-            }
+            DutyRole::Aggregator
+            | DutyRole::Contribution
+            | DutyRole::Registration
+            | DutyRole::Exit => Err("not a duty of the bare QBFT path".into()),
         }
     }
 }

@@ -307,7 +307,8 @@ impl Checker {
 
     /// Duty path: the deadline of `slot` passed: every node in `expected` must have
     /// submitted every item of `due` (attestations, sync messages, the block, selected
-    /// aggregates), contributions by `contributions_by` (true time).
+    /// aggregates), contributions, registrations and exits by `contributions_by` (true
+    /// time).
     #[allow(clippy::too_many_arguments)]
     pub fn check_duty_liveness(
         &mut self,
@@ -324,7 +325,15 @@ impl Checker {
                 .iter()
                 .filter(|item| match submitted.get(&(node, **item)) {
                     None => true,
-                    Some(t) => super::aggregation::is_contribution(item.1) && *t > contributions_by,
+                    Some(t) => {
+                        (super::aggregation::is_contribution(item.1)
+                            || [
+                                super::registration::ROLE_REGISTRATION,
+                                super::registration::ROLE_EXIT,
+                            ]
+                            .contains(&item.1))
+                            && *t > contributions_by
+                    }
                 })
                 .collect();
             if let Some((_, role, validator)) = missing.first() {

@@ -31,6 +31,7 @@ pub mod invariants;
 pub mod net;
 pub mod node;
 pub mod options;
+pub mod registration;
 pub mod replay;
 pub mod rng;
 pub mod runners;
@@ -38,7 +39,7 @@ pub mod trace;
 pub mod world;
 
 pub use invariants::{Violation, ViolationKind};
-pub use options::{Behaviour, CryptoMode, Density, SimOptions};
+pub use options::{Behaviour, CryptoMode, Density, ExitAt, SimOptions};
 pub use replay::{ReplayReport, ShrinkReport, replay, shrink};
 pub use trace::Trace;
 pub use world::{RunReport, run};

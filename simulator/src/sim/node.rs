@@ -93,6 +93,20 @@ pub enum NodeInput {
         /// The slot.
         slot: Slot,
     },
+    /// Duty path: the builder registrations due at `slot` start (every validator whose
+    /// schedule falls on it, [`super::registration::registering`]). No beacon requests.
+    RegistrationDuty {
+        /// The slot.
+        slot: Slot,
+    },
+    /// Duty path: a voluntary exit of `validator` starts at `slot` (in production asked
+    /// for by a `ValidatorExited` contract event). No beacon requests.
+    ExitDuty {
+        /// The slot.
+        slot: Slot,
+        /// The exiting validator.
+        validator: u64,
+    },
 }
 
 /// What a node does in response to an input.
@@ -260,6 +274,7 @@ impl SimNode {
             DutyRole::Committee => SlotAnchor::OneThird,
             DutyRole::Proposer(_) => SlotAnchor::Relative,
             DutyRole::Aggregator | DutyRole::Contribution => SlotAnchor::TwoThirds,
+            DutyRole::Registration | DutyRole::Exit => SlotAnchor::Relative,
         };
         Arc::new(QbftConfig {
             proposer: Box::new(RoundRobinProposer),
@@ -305,7 +320,9 @@ impl SimNode {
             | NodeInput::Beacon { .. }
             | NodeInput::ProposerDuty { .. }
             | NodeInput::AggregatorDuty { .. }
-            | NodeInput::ContributionDuty { .. } => {}
+            | NodeInput::ContributionDuty { .. }
+            | NodeInput::RegistrationDuty { .. }
+            | NodeInput::ExitDuty { .. } => {}
             NodeInput::Start { role, slot, value } => self.start(now, role, slot, value, out),
             NodeInput::Message(bytes) => self.receive(now, &bytes, out),
             NodeInput::Timeout => {

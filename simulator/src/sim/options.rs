@@ -214,6 +214,25 @@ pub struct SimOptions {
     /// attester and sync member ([`super::aggregation`]). Off by default: at dense density
     /// they multiply the work of a slot several times over.
     pub aggregation: bool,
+    /// Duty path: run every validator's builder registrations on the node's schedule
+    /// ([`super::registration`]). Off by default, and on with [`SimOptions::aggregation`]
+    /// wherever options are drawn or parsed (`--aggregation`, swarm): registering every
+    /// validator at start-up and every ten epochs adds about a third to a mainnet-density
+    /// slot's work. False in worlds recorded before registrations were simulated (trace
+    /// format 4).
+    pub registrations: bool,
+    /// Duty path: a voluntary exit of one validator, started by every operator at a slot
+    /// (in production a `ValidatorExited` contract event asks for it).
+    pub exit: Option<ExitAt>,
+}
+
+/// A voluntary exit the operators start ([`SimOptions::exit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitAt {
+    /// The exiting validator (an index below [`SimOptions::validators`]).
+    pub validator: u64,
+    /// The slot every operator starts the exit duty at (after epoch 0, before the end).
+    pub slot: u64,
 }
 
 impl Default for SimOptions {
@@ -234,12 +253,17 @@ impl Default for SimOptions {
             broken_quorum: false,
             density: Density::Dense,
             aggregation: false,
+            registrations: false,
+            exit: None,
         }
     }
 }
 
 /// Share (per mille) of swarm seeds that run the duty runners.
 pub const DUTY_SEEDS_PERMILLE: u32 = 100;
+
+/// Share (per mille) of swarm duty-path seeds that exit a validator.
+pub const EXIT_SEEDS_PERMILLE: u32 = 300;
 
 /// Operator counts the simulator supports (committee sizes of SSV).
 pub const COMMITTEE_SIZES: [u64; 4] = [4, 7, 10, 13];
@@ -281,6 +305,17 @@ impl SimOptions {
         if self.net.latency_ms_min > self.net.latency_ms_max {
             return Err("latency min above max".into());
         }
+        if let Some(e) = self.exit {
+            let spe = self.density.slots_per_epoch();
+            if !self.duty_runners || e.validator >= self.validators {
+                return Err(
+                    "an exit needs the duty path and one of the cluster's validators".into()
+                );
+            }
+            if e.slot < spe || e.slot >= self.slots {
+                return Err(format!("the exit slot must be in {spe}..{}", self.slots));
+            }
+        }
         Ok(())
     }
 
@@ -319,7 +354,7 @@ impl SimOptions {
         } else {
             *r.pick(&[1, 10, 100]).unwrap_or(&10)
         };
-        Self {
+        let mut o = Self {
             operators,
             validators,
             slots,
@@ -340,6 +375,17 @@ impl SimOptions {
             density: Density::Dense,
             // Aggregation multiplies a dense slot's work: the small duty worlds only.
             aggregation: duty_runners && validators <= 10,
+            // With aggregation: `--aggregation` runs every validator duty beyond
+            // attestation, sync and proposal.
+            registrations: duty_runners && validators <= 10,
+            exit: None,
+        };
+        // Drawn last, so the draws above stay what they were.
+        if duty_runners && r.chance(EXIT_SEEDS_PERMILLE) {
+            let spe = o.density.slots_per_epoch();
+            let (validator, slot) = (r.below(validators), r.range(spe, slots - 1));
+            o.exit = Some(ExitAt { validator, slot });
         }
+        o
     }
 }

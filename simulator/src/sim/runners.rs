@@ -1,7 +1,9 @@
 //! The duty path: each simulated operator runs the core's duty runners (a
 //! [`ssv_core::runner::Committee`] of `CommitteeRunner`s: attestations and sync-committee
 //! messages; a [`ssv_core::runner::Validator`] with a proposer `ValidatorRunner` for each
-//! of its validators the chain makes proposer) against the in-memory beacon chain
+//! of its validators the chain makes proposer, and the aggregator, contribution,
+//! registration and exit runners of [`super::aggregation`] and [`super::registration`])
+//! against the in-memory beacon chain
 //! ([`crate::chain::Chain`]). Blocks come from the chain through the runner's
 //! [`Request::Proposal`] (answered by the world after a seeded delay, like attestation
 //! data); a block is share-signed only after the node's slashing history accepted it.
@@ -198,7 +200,14 @@ pub fn network(beacon: &Beacon, genesis_ms: UnixMillis) -> BeaconNetwork {
         slot_ms: beacon.config().slot_duration_ms,
         genesis_ms,
         genesis_validators_root: beacon.genesis_validators_root(),
-        fork_versions: vec![(0, fork_version(FORK))],
+        // Every fork from Phase0 to FORK at epoch 0: the last one signs, the first is the
+        // builder domain's genesis version and the fourth (Capella) the exits' (EIP-7044),
+        // as the chain's domains.
+        fork_versions: ssv_core::beacon::DataVersion::ALL
+            .into_iter()
+            .filter(|v| *v >= DataVersion::Phase0 && *v <= FORK)
+            .map(|v| (0, fork_version(v)))
+            .collect(),
         data_versions: vec![(0, FORK)],
         sync_subcommittee_size: 128,
     }
@@ -445,6 +454,9 @@ pub fn submit(
         if let Some(res) = super::aggregation::check_fake(beacon, now_ms, s) {
             return res;
         }
+        if let Some(res) = super::registration::check_fake(beacon, s) {
+            return res;
+        }
         check_fake(beacon, s)?;
         if let Some(pools) = pools {
             pools.add(beacon, s);
@@ -465,6 +477,12 @@ pub fn submit(
         }
         Submission::SyncCommitteeMessage(m) => {
             beacon.submit_sync_committee_messages(now_ms, std::slice::from_ref(m))
+        }
+        Submission::ValidatorRegistration(r) => {
+            beacon.register_validators(now_ms, std::slice::from_ref(r))
+        }
+        Submission::VoluntaryExit(e) => {
+            return beacon.submit_voluntary_exit(now_ms, e).map_err(|e| e.to_string());
         }
         Submission::Block { block, signature } => {
             let summary = crate::chain::blocks::SignedBlockSummary {
@@ -635,6 +653,9 @@ pub struct DutyNode {
     /// The validators with proposer, aggregator and contribution runners, created at their
     /// first duty; lost on a crash.
     validators: BTreeMap<ValidatorIndex, SimValidator>,
+    /// The validators that started a duty with consensus (the only ones with round
+    /// timers: registrations and exits have none, and every validator registers).
+    timed: std::collections::BTreeSet<ValidatorIndex>,
     /// Aggregate and contribution requests held until two thirds into their slot and the
     /// committee's submission of the slot (as the node): (outer request id, slot).
     deferred: Vec<(u64, Slot)>,
@@ -750,6 +771,7 @@ impl DutyNode {
             up: true,
             by_pubkey,
             validators: BTreeMap::new(),
+            timed: std::collections::BTreeSet::new(),
             vretry: Vec::new(),
             deferred: Vec::new(),
             committee_submitted: std::collections::BTreeSet::new(),
@@ -777,8 +799,12 @@ impl DutyNode {
             .filter(|r| !runner_decided(r))
             .filter_map(CommitteeRunner::poll_timeout)
             .min();
-        let validators =
-            self.validators.values().filter_map(|v| validator_deadline(&v.validator)).min();
+        let validators = self
+            .timed
+            .iter()
+            .filter_map(|vi| self.validators.get(vi))
+            .filter_map(|v| validator_deadline(&v.validator))
+            .min();
         let deferred = self.deferred.iter().map(|(_, slot)| self.release_at(*slot)).min();
         committee.into_iter().chain(validators).chain(deferred).min()
     }
@@ -789,6 +815,7 @@ impl DutyNode {
         self.up = false;
         self.retry.clear();
         self.validators.clear();
+        self.timed.clear();
         self.vretry.clear();
         self.deferred.clear();
         self.committee_submitted.clear();
@@ -908,8 +935,8 @@ impl DutyNode {
         Some(MessageId::for_validator(DOMAIN, role, &share.validator_pub_key).0)
     }
 
-    /// Starts the proposer, aggregator or contribution duty `duty` of one of the cluster's
-    /// validators.
+    /// Starts the proposer, aggregator, contribution, registration or exit duty `duty` of
+    /// one of the cluster's validators.
     pub fn start_validator(
         &mut self,
         now: UnixMillis,
@@ -929,12 +956,15 @@ impl DutyNode {
             };
             self.validators.insert(vi, v);
         }
+        if duty.runner_role().is_some_and(RunnerRole::has_consensus) {
+            self.timed.insert(vi);
+        }
         self.feed_validator(now, vi, Input::StartDuty(Duty::Validator(duty)), out);
     }
 
     fn new_validator(&self, vi: ValidatorIndex) -> Option<SimValidator> {
         let share = self.shares.get(&vi)?.clone();
-        // As the node's `build_validator` (registration and exit runners are not simulated).
+        // As the node's `build_validator`.
         let roles = [
             (RunnerRole::Proposer, BeaconRole::Proposer, SlotAnchor::Relative),
             (RunnerRole::Aggregator, BeaconRole::Aggregator, SlotAnchor::TwoThirds),
@@ -943,6 +973,12 @@ impl DutyNode {
                 BeaconRole::SyncCommitteeContribution,
                 SlotAnchor::TwoThirds,
             ),
+            (
+                RunnerRole::ValidatorRegistration,
+                BeaconRole::ValidatorRegistration,
+                SlotAnchor::Relative,
+            ),
+            (RunnerRole::VoluntaryExit, BeaconRole::VoluntaryExit, SlotAnchor::Relative),
         ];
         let runners = roles
             .into_iter()
@@ -964,15 +1000,17 @@ impl DutyNode {
                     signer: self.crypto.signer(self.operator),
                     cut_off_round: super::node::CUT_OFF_ROUND,
                 });
-                let id = MessageId::for_validator(DOMAIN, role, &share.validator_pub_key);
-                let controller =
-                    Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone());
+                // Registrations and exits have no consensus (no controller).
+                let controller = role.has_consensus().then(|| {
+                    let id = MessageId::for_validator(DOMAIN, role, &share.validator_pub_key);
+                    Controller::new(Arc::clone(&config), id.0.to_vec(), self.member.clone())
+                });
                 let runner = ValidatorRunner::new(
                     role,
                     Arc::clone(&self.network),
                     share.clone(),
                     self.operator,
-                    Some(controller),
+                    controller,
                     config,
                 );
                 match &self.fake_bls {
@@ -1045,7 +1083,7 @@ impl DutyNode {
         out: &mut Vec<NodeOutput>,
     ) {
         let pk = &msg.ssv_message.msg_id;
-        let vi = self.by_pubkey.iter().find(|(k, _)| pk.belongs_to_validator(k)).map(|(_, v)| *v);
+        let vi = self.by_pubkey.get(pk.duty_executor_id()).copied();
         let (Some(vi), Some((slot, kind))) = (vi, validator_message_slot(&msg)) else {
             self.stats.unroutable += 1;
             return;
@@ -1268,10 +1306,14 @@ impl DutyNode {
             }
         }
         let due: Vec<ValidatorIndex> = self
-            .validators
+            .timed
             .iter()
-            .filter(|(_, v)| validator_deadline(&v.validator).is_some_and(|d| d <= now))
-            .map(|(vi, _)| *vi)
+            .filter(|vi| {
+                self.validators
+                    .get(vi)
+                    .is_some_and(|v| validator_deadline(&v.validator).is_some_and(|d| d <= now))
+            })
+            .copied()
             .collect();
         for vi in due {
             self.feed_validator(now, vi, Input::Timeout, out);
@@ -1489,6 +1531,8 @@ impl DutyNode {
                 BeaconDomainType::AGGREGATE_AND_PROOF,
                 BeaconDomainType::SYNC_COMMITTEE_SELECTION_PROOF,
                 BeaconDomainType::CONTRIBUTION_AND_PROOF,
+                BeaconDomainType::APPLICATION_BUILDER,
+                BeaconDomainType::VOLUNTARY_EXIT,
             ]
             .contains(&item.domain_type)
             {

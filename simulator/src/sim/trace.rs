@@ -162,13 +162,76 @@ impl Trace {
             reader.header().simulator.as_deref().ok_or(
                 "a node trace, not a simulator trace (no simulator section in its header)",
             )?;
-        let header: TraceHeader =
-            postcard::from_bytes(section).map_err(|e| format!("simulator header: {e}"))?;
+        let header: TraceHeader = if reader.version() == 4 {
+            postcard::from_bytes::<TraceHeaderV4>(section)
+                .map_err(|e| format!("simulator header (format 4): {e}"))?
+                .into()
+        } else {
+            postcard::from_bytes(section).map_err(|e| format!("simulator header: {e}"))?
+        };
         let mut records = Vec::new();
         while let Some(r) = reader.next_as::<Record>().map_err(|e| e.to_string())? {
             records.push(r);
         }
         Ok(Self { header, records })
+    }
+}
+
+/// A format-4 simulator header: the options before registrations and exits. Its records
+/// decode as this build's (the inputs added since are at the end of [`NodeInput`]).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct TraceHeaderV4 {
+    seed: u64,
+    options: SimOptionsV4,
+    nodes: Vec<NodeInfo>,
+}
+
+/// [`SimOptions`] of format 4, field for field.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct SimOptionsV4 {
+    operators: u64,
+    validators: u64,
+    slots: u64,
+    slot_ms: u64,
+    crypto: super::options::CryptoMode,
+    net: super::options::NetFaults,
+    heal_slot: u64,
+    byzantine: Vec<super::options::Behaviour>,
+    crashes: u32,
+    clock_skew_ms_max: u64,
+    beacon: super::options::BeaconFaults,
+    duty_runners: bool,
+    broken_quorum: bool,
+    density: super::options::Density,
+    aggregation: bool,
+}
+
+impl From<TraceHeaderV4> for TraceHeader {
+    fn from(h: TraceHeaderV4) -> Self {
+        let o = h.options;
+        let options = SimOptions {
+            operators: o.operators,
+            validators: o.validators,
+            slots: o.slots,
+            slot_ms: o.slot_ms,
+            crypto: o.crypto,
+            net: o.net,
+            heal_slot: o.heal_slot,
+            byzantine: o.byzantine,
+            crashes: o.crashes,
+            clock_skew_ms_max: o.clock_skew_ms_max,
+            beacon: o.beacon,
+            duty_runners: o.duty_runners,
+            broken_quorum: o.broken_quorum,
+            density: o.density,
+            aggregation: o.aggregation,
+            // Not simulated then: nothing of them is due on replay.
+            registrations: false,
+            exit: None,
+        };
+        Self { seed: h.seed, options, nodes: h.nodes }
     }
 }
 
@@ -523,7 +586,9 @@ impl Driver {
                     match res {
                         Ok(()) => {
                             self.accepted.insert(root);
-                            if let Some(item) = runners::submitted_item(s) {
+                            let item = runners::submitted_item(s)
+                                .or_else(|| super::registration::submitted_item(beacon, s));
+                            if let Some(item) = item {
                                 self.submitted.entry((node, item)).or_insert(at_ms);
                             }
                             // A reconstructed block is signed by the validator, whoever
@@ -586,15 +651,19 @@ impl Driver {
                     super::aggregation::due_aggregation(beacon, keys, o.crypto, slot).iter(),
                 );
             }
-            // A proposal, aggregate or contribution starts at its slot's start, when a skewed
-            // clock may still be before the heal (its first messages lost): they are due from
-            // the slot after.
+            due.extend(super::registration::due_at(beacon, slot, o.registrations, o.exit));
+            // A proposal, aggregate, contribution, registration or exit starts at its slot's
+            // start, when a skewed clock may still be before the heal (its first messages
+            // lost): they are due from the slot after.
             let heal = o.heal_slot;
             if heal > 0 && slot <= heal {
                 due.retain(|(_, role, _)| *role == 0 || *role == 3);
             }
             // Contributions are due within their slot (the next block's sync aggregate),
-            // allowing for the largest clock skew; everything else by this deadline.
+            // registrations and exits too (one round of partial signatures started at the
+            // slot's start, needing no beacon data: well within a slot once the network
+            // healed), each allowing for the largest clock skew (a lagging clock starts
+            // them that much later); everything else by this deadline.
             let contributions_by = GENESIS_MS + (slot + 1) * o.slot_ms + o.clock_skew_ms_max;
             self.checker.check_duty_liveness(
                 step,
@@ -661,6 +730,16 @@ fn drive_duty_node(
         }
         NodeInput::ContributionDuty { slot } => {
             for duty in super::aggregation::contribution_duties(beacon, *slot) {
+                d.start_validator(local, duty, out);
+            }
+        }
+        NodeInput::RegistrationDuty { slot } => {
+            for duty in super::registration::registration_duties(beacon, *slot) {
+                d.start_validator(local, duty, out);
+            }
+        }
+        NodeInput::ExitDuty { slot, validator } => {
+            if let Some(duty) = super::registration::exit_duty(beacon, *validator, *slot) {
                 d.start_validator(local, duty, out);
             }
         }
@@ -827,4 +906,63 @@ fn validator_answer(
         checker.on_start((key, slot), &value.as_ssz_bytes());
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `h` as format 4 wrote it (its options must have no registrations and no exit).
+    fn v4_header(h: &TraceHeader) -> TraceHeaderV4 {
+        let o = h.options.clone();
+        assert!(!o.registrations && o.exit.is_none());
+        let options = SimOptionsV4 {
+            operators: o.operators,
+            validators: o.validators,
+            slots: o.slots,
+            slot_ms: o.slot_ms,
+            crypto: o.crypto,
+            net: o.net,
+            heal_slot: o.heal_slot,
+            byzantine: o.byzantine,
+            crashes: o.crashes,
+            clock_skew_ms_max: o.clock_skew_ms_max,
+            beacon: o.beacon,
+            duty_runners: o.duty_runners,
+            broken_quorum: o.broken_quorum,
+            density: o.density,
+            aggregation: o.aggregation,
+        };
+        TraceHeaderV4 { seed: h.seed, options, nodes: h.nodes.clone() }
+    }
+
+    #[test]
+    fn a_format_4_trace_reads_and_replays_without_registrations() {
+        let o = SimOptions {
+            validators: 3,
+            slots: 8,
+            duty_runners: true,
+            aggregation: true,
+            registrations: false,
+            ..SimOptions::default()
+        };
+        let r = crate::sim::run(4, &o, true, &mut |_| {}).unwrap();
+        let bytes = r.trace.unwrap();
+        let trace = Trace::from_bytes(&bytes).unwrap();
+        // The same file as format 4 wrote it: version 4, the old simulator header, the
+        // same record frames.
+        let mut node = node_header(&trace.header).unwrap();
+        node.simulator = Some(postcard::to_allocvec(&v4_header(&trace.header)).unwrap());
+        let mut v4 = MAGIC.to_vec();
+        v4.extend_from_slice(&4u16.to_le_bytes());
+        ssv_core::trace::encode_frame(&node, &mut v4).unwrap();
+        let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
+        v4.extend_from_slice(&bytes[10 + 4 + header_len + 4..]);
+        let old = Trace::from_bytes(&v4).unwrap();
+        assert_eq!(old, trace);
+        let again = crate::sim::replay(&old, false).unwrap();
+        assert!(again.reproduced() && again.violation.is_none());
+        // Written again, it is this build's format: the original file.
+        assert_eq!(again.bytes, bytes);
+    }
 }

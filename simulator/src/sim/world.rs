@@ -51,6 +51,11 @@ pub struct SlotSummary {
     /// Duty path: (sync-committee member, selected subcommittee) pairs, and those whose
     /// contribution the chain accepted (from any node).
     pub contributions: (u64, u64),
+    /// Duty path: validators registering at the slot, and those whose registration of the
+    /// slot's epoch the chain accepted (from any node).
+    pub registrations: (u64, u64),
+    /// Duty path: the exit started at the slot (0 or 1), and whether the chain accepted it.
+    pub exits: (u64, u64),
 }
 
 /// What a run did.
@@ -81,6 +86,10 @@ pub struct RunReport {
     pub due: u64,
     /// Duty path: distinct (slot, validator) proposals the chain accepted.
     pub proposals: u64,
+    /// Duty path: distinct (epoch, validator) registrations the chain accepted.
+    pub registrations: u64,
+    /// Duty path: voluntary exits the chain accepted.
+    pub exits: u64,
     /// The trace file bytes, when kept.
     pub trace: Option<Vec<u8>>,
 }
@@ -270,6 +279,14 @@ impl World {
                             roles.push(DutyRole::Contribution);
                         }
                     }
+                    if let Some(b) = beacon.filter(|_| self.options.registrations)
+                        && !super::registration::registering(b, slot).is_empty()
+                    {
+                        roles.push(DutyRole::Registration);
+                    }
+                    if self.options.exit.is_some_and(|e| e.slot == slot) {
+                        roles.push(DutyRole::Exit);
+                    }
                     roles
                 } else {
                     Vec::new()
@@ -283,9 +300,16 @@ impl World {
                             DutyRole::Committee => self.options.slot_ms / 3,
                             DutyRole::Proposer(_)
                             | DutyRole::Aggregator
-                            | DutyRole::Contribution => 0,
+                            | DutyRole::Contribution
+                            | DutyRole::Registration
+                            | DutyRole::Exit => 0,
                         };
-                        let delay = self.rng.range(0, self.options.beacon.slow_ms_max);
+                        // Registrations and exits need no beacon data (the node starts them
+                        // at its slot tick).
+                        let delay = match role {
+                            DutyRole::Registration | DutyRole::Exit => 0,
+                            _ => self.rng.range(0, self.options.beacon.slow_ms_max),
+                        };
                         let local = slot_start(&self.options, slot) + offset + delay;
                         let at = local.saturating_add_signed(-skew).max(self.now);
                         self.push(at, Event::Duty { node, role, slot });
@@ -303,6 +327,11 @@ impl World {
                         DutyRole::Proposer(_) => NodeInput::ProposerDuty { slot },
                         DutyRole::Aggregator => NodeInput::AggregatorDuty { slot },
                         DutyRole::Contribution => NodeInput::ContributionDuty { slot },
+                        DutyRole::Registration => NodeInput::RegistrationDuty { slot },
+                        DutyRole::Exit => {
+                            let Some(e) = self.options.exit else { return Ok(()) };
+                            NodeInput::ExitDuty { slot, validator: e.validator }
+                        }
                     };
                     return self.input(node, &input);
                 }
@@ -543,9 +572,31 @@ impl World {
         (count(&|r| r == ROLE_AGGREGATOR), count(&is_contribution))
     }
 
+    /// Registrations and exits of `slot`: (due, accepted) of each (zeros off the duty
+    /// path); `accepted` holds the items the chain accepted from any node.
+    fn registration_counts(
+        &self,
+        slot: Slot,
+        accepted: &std::collections::BTreeSet<super::runners::DueItem>,
+    ) -> ((u64, u64), (u64, u64)) {
+        use super::registration::{ROLE_EXIT, ROLE_REGISTRATION, due_at};
+        let Some(b) = self.driver.beacon.as_ref() else { return ((0, 0), (0, 0)) };
+        let due = due_at(b, slot, self.options.registrations, self.options.exit);
+        let count = |role| {
+            let of_role = due.iter().filter(|i| i.1 == role);
+            (
+                of_role.clone().count() as u64,
+                of_role.filter(|i| accepted.contains(i)).count() as u64,
+            )
+        };
+        (count(ROLE_REGISTRATION), count(ROLE_EXIT))
+    }
+
     fn report(self, seed: u64, live_nodes: usize) -> RunReport {
         let chain = &self.driver.chain;
         let outcomes = &self.driver.checker.outcomes;
+        let accepted: std::collections::BTreeSet<super::runners::DueItem> =
+            self.driver.submitted.keys().map(|(_, item)| *item).collect();
         let slots = (0..self.options.slots)
             .map(|slot| {
                 let of = |role| {
@@ -555,12 +606,15 @@ impl World {
                 };
                 let [committee, proposer] = chain.duties(slot);
                 let (aggregates, contributions) = self.aggregation_counts(slot);
+                let (registrations, exits) = self.registration_counts(slot, &accepted);
                 SlotSummary {
                     slot,
                     committee: of(committee),
                     proposer: of(proposer),
                     aggregates,
                     contributions,
+                    registrations,
+                    exits,
                 }
             })
             .collect();
@@ -587,6 +641,25 @@ impl World {
                 })
                 .sum()
         });
+        // One item per (epoch, validator): two registration duties of one epoch sign the
+        // same object.
+        let registration_items: std::collections::BTreeSet<super::runners::DueItem> =
+            self.driver.beacon.as_ref().map_or_else(Default::default, |b| {
+                (0..self.options.slots)
+                    .flat_map(|s| {
+                        super::registration::due_at(
+                            b,
+                            s,
+                            self.options.registrations,
+                            self.options.exit,
+                        )
+                    })
+                    .collect()
+            });
+        let due = due + registration_items.len() as u64;
+        let accepted_of = |role| accepted.iter().filter(|i| i.1 == role).count() as u64;
+        let registrations = accepted_of(super::registration::ROLE_REGISTRATION);
+        let exits = accepted_of(super::registration::ROLE_EXIT);
         let proposals = self
             .driver
             .submitted
@@ -613,6 +686,8 @@ impl World {
             submissions,
             due,
             proposals,
+            registrations,
+            exits,
             trace: (keep && !bytes.is_empty()).then_some(bytes),
         }
     }
