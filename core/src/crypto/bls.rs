@@ -232,6 +232,31 @@ impl Signature {
         Ok(Self(sig))
     }
 
+    /// Decodes a 96-byte compressed G2 point on the curve, without the subgroup check
+    /// (that check is about two thirds of [`Signature::from_bytes`]'s cost).
+    ///
+    /// Only for the inputs of a linear combination whose result is then checked with
+    /// [`Signature::check_subgroup`], as Lagrange reconstruction does: the curve group is
+    /// the prime-order subgroup times a cofactor part of coprime order, so a combination
+    /// lies in the subgroup exactly when the inputs' cofactor parts cancel, and then it
+    /// equals the combination of their subgroup parts.
+    ///
+    /// # Errors
+    /// [`BlsError::Length`] or [`BlsError::BadEncoding`] (not a point on the curve).
+    pub fn from_bytes_on_curve(bytes: &[u8]) -> Result<Self, BlsError> {
+        check_len("signature", SIGNATURE_LEN, bytes)?;
+        min_pk::Signature::uncompress(bytes).map(Self).map_err(|e| point_error("signature", e))
+    }
+
+    /// The subgroup check [`Signature::from_bytes`] does, for a point from
+    /// [`Signature::from_bytes_on_curve`] or a combination of such points.
+    ///
+    /// # Errors
+    /// [`BlsError::NotInGroup`].
+    pub fn check_subgroup(&self) -> Result<(), BlsError> {
+        self.0.validate(false).map_err(|e| point_error("signature", e))
+    }
+
     /// The 96-byte compressed encoding.
     pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
         self.0.compress()

@@ -15,9 +15,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::bls::{PublicKey, Signature, SignatureSet, verify_batch};
-use crate::crypto::threshold::{
-    LagrangeCache, ReconstructError, reconstruct_and_verify, reconstruct_signature,
-};
+use crate::crypto::threshold::{LagrangeCache, ReconstructError, reconstruct_signature};
 use crate::types::{
     BlsPublicKeyBytes, BlsSignatureBytes, OperatorId, PartialSignatureMessage, Root, ValidatorIndex,
 };
@@ -116,7 +114,10 @@ impl ThresholdBls for BlstThresholdBls {
         cache: &mut LagrangeCache,
     ) -> Result<BlsSignatureBytes, ReconstructError> {
         let (partials, pk) = decode_quorum(quorum)?;
-        reconstruct_and_verify(&partials, &pk, quorum.root, cache).map(|s| s.to_bytes())
+        let sig = reconstruct_in_group(&partials, cache)?;
+        sig.verify(&pk, quorum.root)
+            .map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
+        Ok(sig.to_bytes())
     }
 
     fn reconstruct_batch(
@@ -133,7 +134,7 @@ impl ThresholdBls for BlstThresholdBls {
             .iter()
             .map(|q| {
                 let (partials, pk) = decode_quorum(*q)?;
-                Ok((reconstruct_signature(&partials, cache)?, pk))
+                Ok((reconstruct_in_group(&partials, cache)?, pk))
             })
             .collect();
         let sets: Vec<SignatureSet<'_>> = combined
@@ -160,19 +161,37 @@ impl ThresholdBls for BlstThresholdBls {
     }
 }
 
-/// Decodes a quorum's partial signatures and validator key.
+/// Decodes a quorum's partial signatures (points on the curve; [`reconstruct_in_group`]
+/// checks the subgroup of their combination) and validator key.
 fn decode_quorum(
     quorum: QuorumSet<'_>,
 ) -> Result<(Vec<(OperatorId, Signature)>, PublicKey), ReconstructError> {
     let mut partials = Vec::with_capacity(quorum.partials.len());
     for (signer, sig) in quorum.partials {
-        let sig = Signature::from_bytes(sig)
+        let sig = Signature::from_bytes_on_curve(sig)
             .map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
         partials.push((*signer, sig));
     }
     let pk = PublicKey::from_bytes(quorum.validator_pub_key)
         .map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
     Ok((partials, pk))
+}
+
+/// Lagrange-combines `partials` (decoded without their subgroup checks) and checks that
+/// the result is in the G2 subgroup: one check instead of one per partial
+/// ([`Signature::from_bytes_on_curve`] says why that is enough). The verification that
+/// follows (alone or batched, which needs subgroup points) needs no further check.
+///
+/// # Errors
+/// As [`reconstruct_signature`]; [`ReconstructError::InvalidReconstructedSignature`] for a
+/// result outside the subgroup.
+fn reconstruct_in_group(
+    partials: &[(OperatorId, Signature)],
+    cache: &mut LagrangeCache,
+) -> Result<Signature, ReconstructError> {
+    let sig = reconstruct_signature(partials, cache)?;
+    sig.check_subgroup().map_err(|_| ReconstructError::InvalidReconstructedSignature)?;
+    Ok(sig)
 }
 
 /// The batch seed of `quorums`: SHA-256 over every (validator key, root, signer, partial
@@ -388,5 +407,50 @@ mod tests {
         assert_eq!(batch, single);
         assert_eq!(batch[2], Err(ReconstructError::InvalidReconstructedSignature));
         assert!(batch.iter().enumerate().all(|(i, r)| i == 2 || r.is_ok()));
+    }
+
+    /// `sig` plus a point of the curve's cofactor part: a curve point outside the G2
+    /// subgroup, found by stepping the x coordinate of `sig`'s encoding.
+    fn off_subgroup(sig: &BlsSignatureBytes) -> BlsSignatureBytes {
+        let mut bytes = *sig;
+        for step in 1..=255u8 {
+            bytes[95] = sig[95].wrapping_add(step);
+            if Signature::from_bytes_on_curve(&bytes).is_ok() {
+                assert!(matches!(
+                    Signature::from_bytes(&bytes),
+                    Err(crate::crypto::bls::BlsError::NotInGroup { .. })
+                ));
+                return bytes;
+            }
+        }
+        panic!("no curve point near the signature's x");
+    }
+
+    #[test]
+    fn a_partial_outside_the_subgroup_fails_its_quorum_alone() {
+        let roots: Vec<Root> = (1..=3u8).map(|i| [i; 32]).collect();
+        let mut sets: Vec<(BlsPublicKeyBytes, SignerSignatures)> =
+            roots.iter().zip(1..=3u8).map(|(r, i)| quorum(i, r)).collect();
+        let bad = off_subgroup(&sets[1].1[&3]);
+        sets[1].1.insert(3, bad);
+        let mut cache = LagrangeCache::default();
+        let qs = quorum_sets(&sets, &roots);
+        let batch = BlstThresholdBls.reconstruct_batch(&qs, &batch_seed(&qs), &mut cache);
+        assert_eq!(batch[1], Err(ReconstructError::InvalidReconstructedSignature));
+        assert!(batch[0].is_ok() && batch[2].is_ok(), "{batch:?}");
+        assert_eq!(
+            BlstThresholdBls.reconstruct(qs[1], &mut cache),
+            Err(ReconstructError::InvalidReconstructedSignature)
+        );
+        // The fallback's per-partial check drops it, and the rest still reconstruct once
+        // a third valid partial arrives (operator 4's).
+        assert!(!BlstThresholdBls.verify_partial(&[0; 48], &bad, &roots[1]));
+        let sk = SecretKey::from_bytes(&[2; 32]).unwrap();
+        let shares = split_secret(&sk, &[1, 2, 3, 4], &[[2; 64], [3; 64]]).unwrap();
+        assert!(!verify_partial(Some(&shares[2].public_key().to_bytes()), &bad, &roots[1]));
+        sets[1].1.remove(&3);
+        sets[1].1.insert(4, shares[3].secret_key.sign(&roots[1]).to_bytes());
+        let qs = quorum_sets(&sets, &roots);
+        assert!(BlstThresholdBls.reconstruct(qs[1], &mut cache).is_ok());
     }
 }
