@@ -289,3 +289,44 @@ fn late_messages_are_counted_apart_from_refused_ones() {
     assert_eq!(r.nodes.refused, 0, "{:?}", r.nodes);
     assert!(r.nodes.late > r.nodes.accepted / 10, "{:?}", r.nodes);
 }
+
+/// The options `ssv-sim run --swarm --seed <seed> --duty-runners --aggregation
+/// --validators 8 --slots <slots>` runs.
+fn forced_swarm(seed: u64, slots: u64) -> SimOptions {
+    SimOptions {
+        duty_runners: true,
+        aggregation: true,
+        validators: 8,
+        slots,
+        ..SimOptions::swarm(seed, CryptoMode::Fake)
+    }
+}
+
+#[test]
+fn an_equivocators_decided_message_reaches_the_whole_committee() {
+    // Seed 111: 4 operators, operator 4 equivocates. At slot 11 its replica talking to
+    // operators 1 and 3 completes their commit quorum and sends them its decided message;
+    // they decide from it and, as the spec's `UponDecided`, do not send it on. Operator
+    // 2 prepared the other replica's value and has two of the three commits: without the
+    // decided message (which gossip relays to it) it never decides the slot.
+    let o = forced_swarm(111, 12);
+    assert_eq!(o.byzantine, vec![Behaviour::Equivocate]);
+    let r = run(111, &o, false, &mut |_| {}).unwrap();
+    assert!(r.violation.is_none(), "{:?}", r.violation);
+    assert_eq!(r.slots[11].committee.0, r.live_nodes);
+}
+
+#[test]
+fn an_aggregation_duty_ended_by_the_next_slots_is_owed_only_in_its_window() {
+    // Each validator of the 8 attests every 2-slot epoch and syncs every slot, so its
+    // aggregator or contribution duty often ends when the next slot's starts. Seed 173
+    // (4 operators, one erroring beacon node): slot 10's committee submits after two
+    // thirds of the slot, and a contribution misses the slot's end. Seed 178 (13
+    // operators, 4 byzantine): slot 7's committee is timely, but the first aggregation
+    // round's leader is silent, and an aggregate decided in round 2 has one partial
+    // signature to go when the next slot's aggregator duty starts.
+    for (seed, slots) in [(173, 11), (178, 9)] {
+        let r = run(seed, &forced_swarm(seed, slots), false, &mut |_| {}).unwrap();
+        assert!(r.violation.is_none(), "seed {seed}: {:?}", r.violation);
+    }
+}

@@ -65,6 +65,56 @@ pub fn is_contribution(role: u64) -> bool {
     role & 0xff == ROLE_CONTRIBUTION
 }
 
+/// Whether a node's aggregate or contribution `item` (of slot `s`) is excused from the
+/// liveness deadline: the validator has a duty of the same role at `s + 1`, and slot `s`
+/// did not give the duty its design window: the node's committee submitted nothing of `s`
+/// by two thirds of the slot (`committee_submitted_at`: its first accepted attestation or
+/// sync message of `s`, true time, `None` if none; `skew_ms_max` allows for its clock),
+/// or the first round's leader of the duty's instance (round robin from `s mod n` over
+/// operators `1..=n`, as `RoundRobinProposer`) is not in `live` (byzantine, or its
+/// beacon node errs).
+///
+/// Why, from the protocol: a validator runs one duty per role, and starting the next one
+/// ends the previous (ssv-spec `baseStartNewDuty` replaces the runner's state; the
+/// controller stops older instances), so the duty of `s` must finish before the next
+/// slot's starts. Its data is fetched at two thirds of the slot, and only once the node's
+/// committee submitted the slot's attestations and sync messages (the node's
+/// `serve_deferred`), and its rounds time out two seconds apart from two thirds of the
+/// slot (`SlotAnchor::TwoThirds`): the design leaves it the two quick rounds before the
+/// slot's end. A committee still running at two thirds (f faulty operators allow it: a
+/// faulty or data-less leader costs a round, slow beacon nodes another) eats into them,
+/// and a faulty first leader leaves only the second, whose five message delays (round
+/// changes, proposal, prepare, commit, post-consensus partial signatures) plus clock skew
+/// need not fit in its two seconds; nothing in the protocol guarantees the item then.
+/// Aggregates of validators without a duty at `s + 1`, and every item of a slot that
+/// gave the duty its window, stay due.
+pub fn superseded_without_its_window(
+    beacon: &Beacon,
+    item: &DueItem,
+    committee_submitted_at: Option<u64>,
+    skew_ms_max: u64,
+    operators: u64,
+    live: &BTreeSet<u64>,
+) -> bool {
+    let &(slot, role, validator) = item;
+    let next = slot.saturating_add(1);
+    let superseded = if role == ROLE_AGGREGATOR {
+        aggregator_duties(beacon, next).iter().any(|d| d.validator_index == validator)
+    } else if is_contribution(role) {
+        contribution_duties(beacon, next).iter().any(|d| d.validator_index == validator)
+    } else {
+        false
+    };
+    let config = beacon.config();
+    let two_thirds = config.genesis_time * 1_000
+        + slot * config.slot_duration_ms
+        + config.slot_duration_ms * 2 / 3
+        + skew_ms_max;
+    let late = committee_submitted_at.is_none_or(|t| t > two_thirds);
+    let first_leader = slot.checked_rem(operators).map_or(0, |i| i + 1);
+    superseded && (late || !live.contains(&first_leader))
+}
+
 /// The aggregator duties of `slot`: one per attester of the cluster (role 1, with the
 /// attester's committee index and length).
 pub fn aggregator_duties(beacon: &Beacon, slot: Slot) -> Vec<ValidatorDuty> {
@@ -1014,6 +1064,40 @@ mod tests {
             let s = w.contribution(outsider, other);
             let why = format!("is not in sync subcommittee {other}");
             refused(mode, "not a member", w.check(now, &contrib(s)), &why);
+        }
+    }
+
+    #[test]
+    fn a_duty_superseded_by_the_next_slot_is_owed_only_in_its_design_window() {
+        let w = World::new(CryptoMode::Fake);
+        let chain = &w.chain;
+        // Slot 3 ends epoch 1: each validator attests once in epoch 2 (slot 4 or 5).
+        let attesters = |slot| -> BTreeSet<u64> {
+            aggregator_duties(chain, slot).iter().map(|d| d.validator_index).collect()
+        };
+        let (now, next) = (attesters(SLOT), attesters(SLOT + 1));
+        let again = *now.intersection(&next).next().expect("an attester of both slots");
+        let once = *now.difference(&next).next().expect("an attester of slot 3 only");
+        let sync = contribution_duties(chain, SLOT + 1)[0].validator_index;
+        let (timely, late) = (at(SLOT, 8_000 + 300), at(SLOT, 8_000 + 301));
+        // Four operators: slot 3's first leader is operator 4.
+        let all: BTreeSet<u64> = (1..=4).collect();
+        let without_leader: BTreeSet<u64> = (1..=3).collect();
+        let excused = |item: DueItem, committee: Option<u64>, live: &BTreeSet<u64>| {
+            superseded_without_its_window(chain, &item, committee, 300, 4, live)
+        };
+        for item in [(SLOT, ROLE_AGGREGATOR, again), (SLOT, contribution_role(2), sync)] {
+            // The next slot's duty ends it: owed only if the committee submitted by two
+            // thirds of the slot (with the clock skew) and the first leader is live.
+            assert!(!excused(item, Some(timely), &all), "{item:?}");
+            assert!(excused(item, Some(late), &all), "{item:?}");
+            assert!(excused(item, None, &all), "{item:?}");
+            assert!(excused(item, Some(timely), &without_leader), "{item:?}");
+        }
+        // Nothing ends an aggregator duty without a duty at the next slot, and committee
+        // items are always owed.
+        for item in [(SLOT, ROLE_AGGREGATOR, once), (SLOT, 0, again), (SLOT, 3, sync)] {
+            assert!(!excused(item, None, &without_leader), "{item:?}");
         }
     }
 }

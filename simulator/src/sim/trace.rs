@@ -663,17 +663,44 @@ impl Driver {
             // registrations and exits too (one round of partial signatures started at the
             // slot's start, needing no beacon data: well within a slot once the network
             // healed), each allowing for the largest clock skew (a lagging clock starts
-            // them that much later); everything else by this deadline.
+            // them that much later); everything else by this deadline. An aggregate or
+            // contribution that the validator's next duty ends is owed only when its slot
+            // gave it its window (`superseded_without_its_window`).
             let contributions_by = GENESIS_MS + (slot + 1) * o.slot_ms + o.clock_skew_ms_max;
-            self.checker.check_duty_liveness(
-                step,
-                at_ms,
-                slot,
-                &due,
-                &self.expected_live,
-                &self.submitted,
-                contributions_by,
-            );
+            let live: BTreeSet<u64> =
+                self.header.nodes.iter().filter(|n| n.expected_live).map(|n| n.operator).collect();
+            for &node in &self.expected_live {
+                // The node's first attestation or sync message of the slot.
+                let committee_at = self
+                    .submitted
+                    .range((node, (slot, 0, 0))..(node, (slot, 4, 0)))
+                    .filter(|((_, (_, role, _)), _)| *role == 0 || *role == 3)
+                    .map(|(_, t)| *t)
+                    .min();
+                let owed: Vec<DueItem> = due
+                    .iter()
+                    .copied()
+                    .filter(|item| {
+                        !super::aggregation::superseded_without_its_window(
+                            beacon,
+                            item,
+                            committee_at,
+                            o.clock_skew_ms_max,
+                            o.operators,
+                            &live,
+                        )
+                    })
+                    .collect();
+                self.checker.check_duty_liveness(
+                    step,
+                    at_ms,
+                    slot,
+                    &owed,
+                    &[node],
+                    &self.submitted,
+                    contributions_by,
+                );
+            }
         } else {
             self.checker.check_liveness(step, at_ms, slot, &self.expected_live);
         }

@@ -528,7 +528,13 @@ impl World {
     }
 
     fn send(&mut self, from: usize, info: &NodeInfo, bytes: &Arc<Vec<u8>>) {
-        let equivocating = self.behaviours[from] == Some(Behaviour::Equivocate);
+        // An equivocating replica talks to half of the committee, except for a decided
+        // message: on SSV's gossip topic the honest half that accepts it relays it to the
+        // rest (a quorum certificate passes every node's validation), and an honest node
+        // that decides from it does not send it again (the spec's `UponDecided` does not
+        // broadcast), so withholding it is not in the adversary's power.
+        let equivocating = self.behaviours[from] == Some(Behaviour::Equivocate)
+            && !is_decided_message(bytes, 2 * self.options.f() + 1);
         let mut times = std::mem::take(&mut self.times);
         for to in 0..self.driver.header.nodes.len() {
             let target = &self.driver.header.nodes[to];
@@ -708,4 +714,13 @@ fn corrupt_signature(bytes: &[u8]) -> Option<Vec<u8>> {
     sigs[0] = VariableList::new(first).ok()?;
     msg.signatures = VariableList::new(sigs).ok()?;
     Some(msg.as_ssz_bytes())
+}
+
+/// Whether `bytes` is a decided message: a commit signed by at least `quorum` operators
+/// (the spec's `isDecidedMsg`).
+fn is_decided_message(bytes: &[u8], quorum: u64) -> bool {
+    SignedSsvMessage::from_ssz_bytes(bytes).is_ok_and(|m| {
+        m.operator_ids.len() as u64 >= quorum
+            && m.decode_qbft().is_ok_and(|q| q.known_msg_type() == Some(QbftMessageType::Commit))
+    })
 }
